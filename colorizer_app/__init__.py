@@ -1,0 +1,7 @@
+"""Colorizer: bring old black-and-white photographs back to colour.
+
+``colorizer_app.engine`` is the Qt-free inference engine; the desktop GUI lives beside it
+and only wires Qt signals to the engine.
+"""
+
+__version__ = "0.1.0"

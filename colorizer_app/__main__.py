@@ -1,0 +1,5 @@
+import sys
+
+from colorizer_app.cli import main
+
+sys.exit(main())

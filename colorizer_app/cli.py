@@ -1,0 +1,202 @@
+"""The ``colorizer`` command line: ``colorizer colorize INPUT... -o OUTDIR``.
+
+Exit status: 0 all done or skipped, 1 some files failed, 2 bad usage or unusable model,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from colorizer_app import __version__
+
+log = logging.getLogger("colorizer")
+
+FORMATS = ("same", "png", "jpg", "tif", "webp", "bmp")
+
+
+def _render_size(text: str) -> int | None:
+    if text.lower() == "full":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of pixels or 'full', got {text!r}"
+        ) from None
+    if value < 16:
+        raise argparse.ArgumentTypeError("render size must be at least 16")
+    return value
+
+
+def _megapixels(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected megapixels, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the pixel limit must be positive")
+    return int(value * 1_000_000)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS
+    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE
+
+    parser = argparse.ArgumentParser(
+        prog="colorizer", description="Bring black-and-white photographs back to colour."
+    )
+    parser.add_argument("--version", action="version", version=f"colorizer {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser(
+        "colorize",
+        help="colorize photos and folders",
+        description="Colorize photos at full resolution. Outputs go to "
+        "OUTDIR/<relative path>/<stem>.<ext>; originals are never modified.",
+    )
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    c.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
+    c.add_argument("--model", metavar="FILE", help="generator file (default: the shipped model)")
+    c.add_argument(
+        "--render-size",
+        type=_render_size,
+        default=DEFAULT_RENDER_SIZE,
+        metavar="N|full",
+        help=f"long side the network sees (default {DEFAULT_RENDER_SIZE}; 'full' = original)",
+    )
+    c.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
+    c.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
+    c.add_argument("--strength", type=float, default=1.0, help="colour strength 0..2 (default 1)")
+    c.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    c.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    c.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
+    c.add_argument("--format", default="same", choices=FORMATS, help="output format")
+    c.add_argument("--recursive", action="store_true", help="descend into subfolders")
+    c.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    c.add_argument(
+        "--max-pixels",
+        type=_megapixels,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="MP",
+        help=f"refuse images above this many megapixels (default {DEFAULT_MAX_PIXELS // 10**6})",
+    )
+    c.add_argument("--report", metavar="CSV", help="write a per-file CSV report here")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "colorize":
+        return _colorize(args)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _colorize(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from colorizer_app.engine import (
+        ColorizerError,
+        ColorizeSettings,
+        collect_inputs,
+        plan,
+        run_batch,
+    )
+    from models.modelfile import default_model_path, load_generator
+
+    try:
+        settings = ColorizeSettings(
+            render_size=args.render_size,
+            tile=args.tile,
+            overlap=args.overlap,
+            strength=args.strength,
+            device=args.device,
+            precision=args.precision,
+            batch_size=args.batch_size,
+        )
+        model_path = args.model or default_model_path()
+        if model_path is None:
+            raise ColorizerError("no default model is shipped in this build; pass --model FILE")
+        generator = load_generator(model_path)
+        runner = settings.make_runner(generator)
+    except ColorizerError as err:
+        print(f"colorizer: error: {err}", file=sys.stderr)
+        return 2
+
+    items = plan(collect_inputs(args.inputs, recursive=args.recursive), args.output, args.format)
+    if not items:
+        print("colorizer: no images found in the inputs", file=sys.stderr)
+        return 1
+    log.info("model %s on %s, %d file(s)", model_path, runner.device, len(items))
+    quiet = args.quiet or not sys.stderr.isatty()
+    files_bar = tqdm(total=len(items), unit="file", disable=quiet, position=0)
+
+    def tile_bar(item):
+        return _TqdmProgress(item.source.name, disable=quiet)
+
+    def on_result(result) -> None:
+        files_bar.update(1)
+        if result.status == "failed":
+            tqdm.write(f"error: {result.source}: {result.reason}", file=sys.stderr)
+        for note in result.notes:
+            tqdm.write(f"note: {result.source}: {note}", file=sys.stderr)
+
+    try:
+        summary = run_batch(
+            items,
+            runner,
+            settings,
+            overwrite=args.overwrite,
+            max_pixels=args.max_pixels,
+            file_progress=tile_bar,
+            on_result=on_result,
+        )
+    except KeyboardInterrupt:
+        files_bar.close()
+        print(
+            "\ncolorizer: interrupted; finished outputs are kept, none is half-written",
+            file=sys.stderr,
+        )
+        return 130
+    files_bar.close()
+    if args.report:
+        summary.write_csv(args.report)
+    print(f"colorizer: {summary.line()}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+class _TqdmProgress:
+    """A per-file tile progress bar (implements the engine's Progress protocol)."""
+
+    def __init__(self, name: str, *, disable: bool) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=name[:30], unit="tile", leave=False, disable=disable, position=1)
+
+    def update(self, done: int, total: int, message: str = "") -> None:
+        if self._bar.total != total:
+            self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+        if done >= total:
+            self._bar.close()
+
+    def check_cancelled(self) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The Qt-free inference engine: image I/O, tiling, the colorize pipeline, the batch runner."""
+
+from colorizer_app.engine.batch import (
+    BatchItem,
+    BatchSummary,
+    FileResult,
+    collect_inputs,
+    colorize_file,
+    plan,
+    run_batch,
+)
+from colorizer_app.engine.errors import (
+    Cancelled,
+    ColorizerError,
+    ImageReadError,
+    ImageTooLargeError,
+    ImageWriteError,
+    InferenceError,
+    ModelFileError,
+    SettingsError,
+    UnsupportedFormatError,
+)
+from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS, Photo, read_image, write_image
+from colorizer_app.engine.pipeline import (
+    ColorizeSettings,
+    colorize,
+    compose,
+    predict_ab,
+    render_luminance,
+    render_shape,
+)
+from colorizer_app.engine.progress import CallbackProgress, NullProgress, Progress
+from colorizer_app.engine.runner import GeneratorRunner, resolve_device
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "BatchItem",
+    "BatchSummary",
+    "CallbackProgress",
+    "Cancelled",
+    "ColorizeSettings",
+    "ColorizerError",
+    "FileResult",
+    "GeneratorRunner",
+    "ImageReadError",
+    "ImageTooLargeError",
+    "ImageWriteError",
+    "InferenceError",
+    "ModelFileError",
+    "NullProgress",
+    "Photo",
+    "Progress",
+    "SettingsError",
+    "UnsupportedFormatError",
+    "collect_inputs",
+    "colorize",
+    "colorize_file",
+    "compose",
+    "plan",
+    "predict_ab",
+    "read_image",
+    "render_luminance",
+    "render_shape",
+    "resolve_device",
+    "run_batch",
+    "write_image",
+]

@@ -1,0 +1,245 @@
+"""The batch runner shared by ``colorizer colorize`` and the app's batch tab.
+
+Inputs (files and folders) map to ``OUTDIR/<relative path>/<stem>.<ext>``. A file whose output
+exists is skipped unless overwriting was asked for, so an interrupted batch resumes where it
+stopped. Originals are never written to: an output path that is an input file is refused even
+with ``overwrite``. One bad file never stops the batch; cancellation stops it between files or
+tiles, and the atomic writer leaves no partial output behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from colorizer_app.engine.errors import Cancelled, ColorizerError
+from colorizer_app.engine.imageio import (
+    DEFAULT_MAX_PIXELS,
+    INPUT_EXTENSIONS,
+    output_suffix,
+    read_image,
+    write_image,
+)
+from colorizer_app.engine.pipeline import ColorizeSettings, colorize
+from colorizer_app.engine.progress import NullProgress, Progress
+from colorizer_app.engine.runner import GeneratorRunner
+
+log = logging.getLogger(__name__)
+
+Status = Literal["queued", "done", "skipped", "failed"]
+
+
+@dataclass
+class BatchItem:
+    """One input file and where its output goes."""
+
+    source: Path
+    output: Path | None  # None when no valid output path exists (see ``problem``)
+    problem: str = ""  # why this item cannot run (reported as a failure)
+
+
+@dataclass
+class FileResult:
+    source: Path
+    output: Path | None
+    status: Status
+    reason: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchSummary:
+    results: list[FileResult] = field(default_factory=list)
+    cancelled: bool = False
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def line(self) -> str:
+        text = (
+            f"{self.count('done')} done, {self.count('skipped')} skipped, "
+            f"{self.count('failed')} failed"
+        )
+        return text + (" (cancelled)" if self.cancelled else "")
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        """Write one row per file (source, output, status, reason, seconds)."""
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["source", "output", "status", "reason", "seconds"])
+            for r in self.results:
+                writer.writerow([r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}"])
+
+
+def collect_inputs(
+    inputs: Iterable[str | os.PathLike],
+    *,
+    recursive: bool = False,
+    extensions: Iterable[str] = INPUT_EXTENSIONS,
+) -> list[tuple[Path, Path]]:
+    """Expand files and folders into ``(source, relative path)`` pairs, sorted per folder.
+
+    A file given directly is taken whatever its extension (its content decides); files inside
+    folders are filtered by ``extensions``. Hidden files and our own partial outputs are
+    skipped. A missing input is returned as itself so that the batch reports it.
+    """
+    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    found: list[tuple[Path, Path]] = []
+    for raw in inputs:
+        root = Path(raw)
+        if not root.is_dir():
+            found.append((root, Path(root.name)))
+            continue
+        pattern = root.rglob("*") if recursive else root.glob("*")
+        files = sorted(
+            p
+            for p in pattern
+            if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+        )
+        found.extend((p, p.relative_to(root)) for p in files)
+    return found
+
+
+def plan(
+    sources: list[tuple[Path, Path]], outdir: str | os.PathLike, fmt: str = "same"
+) -> list[BatchItem]:
+    """Decide each output path; flag collisions and outputs that would replace an input."""
+    outdir = Path(outdir)
+    inputs = {_key(src) for src, _ in sources}
+    claimed: dict[str, Path] = {}
+    items = []
+    for source, rel in sources:
+        output = outdir / rel.parent / (rel.stem + output_suffix(source, fmt))
+        key = _key(output)
+        if key in inputs:
+            items.append(BatchItem(source, None, f"output {output} would replace an original"))
+        elif key in claimed:
+            items.append(
+                BatchItem(source, None, f"output {output} is already the output of {claimed[key]}")
+            )
+        else:
+            claimed[key] = source
+            items.append(BatchItem(source, output))
+    return items
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def colorize_file(
+    source: Path,
+    output: Path,
+    runner: GeneratorRunner,
+    settings: ColorizeSettings,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Read, colorize and atomically write one photo, carrying alpha, EXIF and ICC."""
+    photo = read_image(source, max_pixels=max_pixels)
+    rgb = colorize(photo.pixels, runner, settings, progress)
+    return write_image(
+        output, rgb, alpha=photo.alpha, exif=photo.exif, icc_profile=photo.icc_profile
+    )
+
+
+def run_batch(
+    items: list[BatchItem],
+    runner: GeneratorRunner,
+    settings: ColorizeSettings,
+    *,
+    overwrite: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Progress | None = None,
+    file_progress: Callable[[BatchItem], Progress] | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> BatchSummary:
+    """Colorize every item; report each result through ``on_result``.
+
+    ``progress`` counts files; ``file_progress(item)`` may supply a per-file (per-tile)
+    progress. Cancellation (``Cancelled`` from either) ends the batch with
+    ``summary.cancelled`` set; the file in flight leaves no output.
+    """
+    progress = progress or NullProgress()
+    summary = BatchSummary()
+
+    def report(result: FileResult) -> None:
+        summary.results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    for index, item in enumerate(items):
+        try:
+            progress.check_cancelled()
+        except Cancelled:
+            summary.cancelled = True
+            break
+        started = time.perf_counter()
+        if item.output is None:
+            report(FileResult(item.source, None, "failed", item.problem))
+        elif item.output.exists() and not overwrite:
+            report(FileResult(item.source, item.output, "skipped", "output exists"))
+        else:
+            try:
+                tiles = file_progress(item) if file_progress else progress
+                notes = colorize_file(
+                    item.source,
+                    item.output,
+                    runner,
+                    settings,
+                    max_pixels=max_pixels,
+                    progress=tiles,
+                )
+                report(
+                    FileResult(
+                        item.source,
+                        item.output,
+                        "done",
+                        seconds=time.perf_counter() - started,
+                        notes=notes,
+                    )
+                )
+            except Cancelled:
+                summary.cancelled = True
+                break
+            except ColorizerError as err:
+                report(FileResult(item.source, item.output, "failed", _strip_path(err, item)))
+            except MemoryError:
+                report(
+                    FileResult(
+                        item.source,
+                        item.output,
+                        "failed",
+                        "out of memory (try a smaller --render-size)",
+                    )
+                )
+            except Exception as err:  # a bug must not stop the other files
+                log.exception("unexpected error on %s", item.source)
+                report(
+                    FileResult(
+                        item.source,
+                        item.output,
+                        "failed",
+                        f"internal error: {type(err).__name__}: {err}",
+                    )
+                )
+        progress.update(index + 1, len(items), str(item.source))
+    return summary
+
+
+def _strip_path(err: Exception, item: BatchItem) -> str:
+    """The reason without a leading ``<source>: `` (the report names the source itself)."""
+    text, prefix = str(err), f"{item.source}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -1,0 +1,133 @@
+"""Runs the generator on batches of tiles: device, precision, and the out-of-memory fallbacks."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import numpy as np
+import torch
+
+from colorizer_app.engine.errors import InferenceError, SettingsError
+from models.color import ab_from_rgb, denormalize_ab
+from models.modelfile import LoadedGenerator
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU. ``cuda`` without a GPU is an error."""
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise SettingsError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SettingsError(
+            "CUDA was requested but this torch build sees no CUDA GPU "
+            f"(torch {torch.__version__}); use --device cpu or install a CUDA build of torch"
+        )
+    return torch.device(device)
+
+
+class GeneratorRunner:
+    """Callable ``(B, 1, t, t)`` normalised L -> ``(B, 2, t, t)`` a, b in Lab units.
+
+    The generator always runs in eval mode (BatchNorm running statistics, no dropout):
+    train-mode statistics would differ from tile to tile and show as seams.
+
+    On a CUDA out-of-memory error the batch is halved and retried; at batch size 1 the model
+    moves to the CPU (each with a logged warning). The last batch size that worked is kept.
+    """
+
+    def __init__(
+        self,
+        generator: LoadedGenerator,
+        *,
+        device: str = "auto",
+        precision: str = "fp32",
+        batch_size: int = 4,
+        channels_last: bool = False,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise SettingsError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+            )
+        if batch_size < 1:
+            raise SettingsError(f"batch size must be at least 1, got {batch_size}")
+        self.info = generator.info
+        self.device = resolve_device(device)
+        self.precision = precision
+        self.batch_size = batch_size
+        self.channels_last = channels_last
+        self.module = generator.module.eval()
+        self._place()
+
+    @property
+    def tile_multiple(self) -> int:
+        return self.info.config.multiple
+
+    def _place(self) -> None:
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.module.to(device=self.device, memory_format=memory_format)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        results = []
+        start = 0
+        while start < len(batch):
+            chunk = batch[start : start + self.batch_size]
+            try:
+                results.append(self._forward(chunk))
+            except torch.OutOfMemoryError:
+                self._shrink_after_oom()
+                continue
+            start += len(chunk)
+        out = np.concatenate(results)
+        if self.info.color_space == "rgb":
+            return _rgb_to_ab(out)
+        return denormalize_ab(out)
+
+    def _shrink_after_oom(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if self.batch_size > 1:
+            self.batch_size //= 2
+            log.warning("out of GPU memory: retrying with %d tiles per batch", self.batch_size)
+        elif self.device.type != "cpu":
+            log.warning("out of GPU memory even for one tile: falling back to the CPU")
+            self.device = torch.device("cpu")
+            self._place()
+        else:
+            raise InferenceError("out of memory running the model on the CPU, even one tile")
+
+    def _forward(self, chunk: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(chunk, np.float32)).to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        dtype = PRECISIONS[self.precision]
+        autocast = (
+            torch.autocast(device_type=self.device.type, dtype=dtype)
+            if dtype is not None
+            else contextlib.nullcontext()
+        )
+        try:
+            with torch.inference_mode(), autocast:
+                y = self.module(x)
+        except torch.OutOfMemoryError:
+            raise
+        except RuntimeError as err:
+            raise InferenceError(f"the model failed on {self.device}: {err}") from err
+        y = y.float().cpu().numpy()
+        if not np.isfinite(y).all():
+            raise InferenceError(
+                f"the model produced NaN/Inf values ({self.precision} on {self.device}); "
+                "try --precision fp32"
+            )
+        return y
+
+
+def _rgb_to_ab(rgb_batch: np.ndarray) -> np.ndarray:
+    rgb = (np.clip(rgb_batch, -1.0, 1.0) + 1.0) / 2.0  # [-1, 1] -> [0, 1]
+    return np.stack([ab_from_rgb(img.transpose(1, 2, 0)).transpose(2, 0, 1) for img in rgb])

@@ -1,0 +1,213 @@
+"""Self-describing generator files: safetensors weights + JSON metadata.
+
+A model file carries everything needed to rebuild and use the generator: the architecture
+config, the colour space, the normalisation, and a training summary with metrics. Loading
+never executes code from the file (safetensors holds raw tensors and a JSON header only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from models.color import AB_SCALE, L_SCALE
+from models.errors import ModelFileError
+from models.networks import GeneratorConfig, UNetGenerator
+
+FORMAT = "colorizer-generator"
+FORMAT_VERSION = 1
+ColorSpace = Literal["lab", "rgb"]
+DEFAULT_MODEL = "default.safetensors"
+
+# The normalisation every network of this project uses (models.color): written into each file
+# and checked on load, so a file trained under another contract is refused, not misread.
+NORMALIZATION = {"L": {"scale": L_SCALE, "offset": -1.0}, "ab": {"scale": AB_SCALE}, "rgb": "2x-1"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model file says about itself."""
+
+    config: GeneratorConfig
+    color_space: ColorSpace = "lab"
+    training: dict[str, Any] = field(default_factory=dict)  # recipe, steps, data, wall time
+    metrics: dict[str, Any] = field(default_factory=dict)  # validation numbers
+    name: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "name": self.name,
+                "architecture": {"type": "unet", **self.config.to_dict()},
+                "color_space": self.color_space,
+                "normalization": NORMALIZATION,
+                "training": self.training,
+                "metrics": self.metrics,
+            },
+            sort_keys=True,
+        )
+
+
+@dataclass
+class LoadedGenerator:
+    """A generator in eval mode on the CPU, with its description and source path."""
+
+    module: UNetGenerator
+    info: ModelInfo
+    path: Path | None = None
+
+
+def save_generator(
+    path: str | os.PathLike,
+    module: UNetGenerator,
+    info: ModelInfo,
+    *,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Write ``module``'s weights and ``info`` to ``path`` atomically.
+
+    ``dtype`` applies to floating-point tensors (``torch.float16`` halves the file).
+    """
+    if module.config != info.config:
+        raise ValueError("the module was built from another config than info.config")
+    path = Path(path)
+    tensors = {}
+    for key, value in module.state_dict().items():
+        value = value.detach().to("cpu")
+        if value.is_floating_point():
+            value = value.to(dtype)
+        tensors[key] = value.contiguous()
+    metadata = {"format": FORMAT, "colorizer": info.to_json()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_info(path: str | os.PathLike) -> ModelInfo:
+    """Read and validate a model file's description without loading its weights."""
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a folder, not a model file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return _parse_metadata(path, handle.metadata())
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: model file not found") from None
+    except PermissionError:
+        raise ModelFileError(f"{path}: permission denied") from None
+    except SafetensorError as err:
+        raise ModelFileError(f"{path}: not a model file or truncated ({_short(err)})") from None
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot read model file ({err.strerror or err})") from None
+
+
+def load_generator(path: str | os.PathLike) -> LoadedGenerator:
+    """Rebuild the generator described by a model file, in eval mode on the CPU.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, truncated, foreign (not a colorizer generator) or incompatible file.
+    """
+    path = Path(path)
+    info = read_info(path)
+    module = UNetGenerator(info.config)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except SafetensorError as err:
+        raise ModelFileError(f"{path}: truncated or corrupt weights ({_short(err)})") from None
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot read model file ({err.strerror or err})") from None
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(
+            f"{path}: weights do not match the architecture it describes "
+            f"({len(missing)} missing, {len(unexpected)} unexpected tensors)"
+        )
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise ModelFileError(
+                f"{path}: tensor {key} has shape {tuple(value.shape)}, "
+                f"the architecture needs {tuple(expected[key].shape)}"
+            )
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise ModelFileError(f"{path}: tensor {key} holds NaN or infinite values")
+    module.load_state_dict(state)
+    module.eval()
+    return LoadedGenerator(module=module, info=info, path=path)
+
+
+def default_model_path() -> Path | None:
+    """The shipped default generator inside the ``models`` package, or None if absent."""
+    ref = resources.files("models").joinpath("weights", DEFAULT_MODEL)
+    try:
+        with resources.as_file(ref) as real:
+            return Path(real) if Path(real).is_file() else None
+    except FileNotFoundError:
+        return None
+
+
+def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
+    if not metadata or metadata.get("format") != FORMAT or "colorizer" not in metadata:
+        raise ModelFileError(f"{path}: a safetensors file, but not a colorizer generator")
+    try:
+        meta = json.loads(metadata["colorizer"])
+        version = int(meta["format_version"])
+        arch = dict(meta["architecture"])
+        color_space = meta["color_space"]
+        normalization = meta["normalization"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelFileError(f"{path}: damaged model description ({err})") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {version} is newer than this app supports "
+            f"({FORMAT_VERSION}); update the app"
+        )
+    if arch.pop("type", None) != "unet":
+        raise ModelFileError(f"{path}: unsupported architecture (only the U-Net generator)")
+    if color_space not in ("lab", "rgb"):
+        raise ModelFileError(f"{path}: unsupported colour space {color_space!r}")
+    if normalization != json.loads(json.dumps(NORMALIZATION)):
+        raise ModelFileError(f"{path}: trained with another normalisation than this app uses")
+    try:
+        config = GeneratorConfig.from_dict(arch)
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(f"{path}: incompatible architecture ({err})") from None
+    expected_out = 2 if color_space == "lab" else 3
+    if config.in_channels != 1 or config.out_channels != expected_out:
+        raise ModelFileError(
+            f"{path}: a {color_space} generator needs 1 input and {expected_out} output "
+            f"channels, the file has {config.in_channels} and {config.out_channels}"
+        )
+    return ModelInfo(
+        config=config,
+        color_space=color_space,
+        training=dict(meta.get("training") or {}),
+        metrics=dict(meta.get("metrics") or {}),
+        name=str(meta.get("name") or ""),
+    )
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text[:160]

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny random-weight generators and generated photos (no shared data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models import GeneratorConfig, ModelInfo, UNetGenerator, load_generator, save_generator
+
+TINY = GeneratorConfig(ngf=4, num_downs=8, max_mult=4)
+
+
+def make_generator_file(path, config: GeneratorConfig = TINY, color_space: str = "lab", seed=0):
+    torch.manual_seed(seed)
+    module = UNetGenerator(config)
+    # A random generator outputs almost constant colour; widen the output so tests see colour.
+    last = module.up[-1][1]
+    with torch.no_grad():
+        last.weight.mul_(20.0)
+    return save_generator(path, module, ModelInfo(config, color_space=color_space, name="tiny"))
+
+
+@pytest.fixture
+def tiny_model_file(tmp_path):
+    return make_generator_file(tmp_path / "tiny.safetensors")
+
+
+@pytest.fixture
+def tiny_generator(tiny_model_file):
+    return load_generator(tiny_model_file)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def smooth_photo(height: int, width: int, *, color: bool = False, dtype=np.uint8, seed=0):
+    """A smooth synthetic photo (gradients and blobs) of the given size and dtype."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = []
+    for _ in range(3 if color else 1):
+        fy, fx, phase = rng.uniform(0.5, 3, 3)
+        v = (
+            0.5
+            + 0.25 * np.sin(fy * np.pi * y / max(height, 1) + phase)
+            + 0.2 * np.cos(fx * np.pi * x / max(width, 1))
+        )
+        channels.append(np.clip(v, 0, 1))
+    img = np.stack(channels, axis=2) if color else channels[0]
+    top = 255 if dtype == np.uint8 else 65535
+    return np.rint(img * top).astype(dtype)

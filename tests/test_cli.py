@@ -1,0 +1,289 @@
+"""``colorizer colorize`` end to end, in-process (main(argv)) and once as a real subprocess."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from colorizer_app.cli import main
+from colorizer_app.engine.imageio import read_image
+from models.color import luminance
+from tests.conftest import smooth_photo
+
+FAST = ["--render-size", "300", "-q"]
+
+
+@pytest.fixture
+def album(tmp_path):
+    """A folder like a real scan folder: gray JPEG, 16-bit TIFF, RGBA PNG, a corrupt file."""
+    src = tmp_path / "album"
+    (src / "1930s").mkdir(parents=True)
+    Image.fromarray(smooth_photo(300, 400)).save(src / "wedding.jpg", quality=95)
+    tifffile.imwrite(src / "1930s" / "scan16.tif", smooth_photo(260, 200, dtype=np.uint16))
+    rgba = np.dstack([smooth_photo(120, 160, color=True), np.full((120, 160), 200, np.uint8)])
+    Image.fromarray(rgba).save(src / "cutout.png")
+    (src / "broken.jpg").write_bytes((src / "wedding.jpg").read_bytes()[:2000])
+    (src / "notes.txt").write_text("not an image, not an image extension: ignored")
+    return src
+
+
+def test_folder_end_to_end(album, tmp_path, tiny_model_file, capsys):
+    out = tmp_path / "out"
+    before = {p: p.read_bytes() for p in album.rglob("*") if p.is_file()}
+    report = tmp_path / "report.csv"
+    code = main(
+        [
+            "colorize",
+            str(album),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_file),
+            "--recursive",
+            "--report",
+            str(report),
+            *FAST,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1  # one file failed
+    assert "broken.jpg" in err and "truncated" in err
+    assert "3 done, 0 skipped, 1 failed" in err
+    # originals untouched
+    assert {p: p.read_bytes() for p in album.rglob("*") if p.is_file()} == before
+    # every output: same relative path, same stem, full resolution
+    wedding = read_image(out / "wedding.jpg")
+    assert wedding.pixels.shape == (300, 400, 3)
+    gray = read_image(album / "wedding.jpg").pixels
+    assert np.abs(luminance(wedding.pixels) - luminance(gray)).mean() < 1.5
+    scan = read_image(out / "1930s" / "scan16.tif")
+    assert scan.bit_depth == 16 and scan.pixels.shape == (260, 200, 3)
+    cutout = read_image(out / "cutout.png")
+    np.testing.assert_array_equal(cutout.alpha, np.full((120, 160), 200, np.uint8))
+    assert not (out / "broken.jpg").exists()
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files
+    rows = list(csv.DictReader(report.open()))
+    assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed"]
+
+
+def test_second_run_skips_existing_and_overwrite_redoes(album, tmp_path, tiny_model_file, capsys):
+    out = tmp_path / "out"
+    args = [
+        "colorize",
+        str(album / "wedding.jpg"),
+        str(album / "cutout.png"),
+        "-o",
+        str(out),
+        "--model",
+        str(tiny_model_file),
+        *FAST,
+    ]
+    assert main(args) == 0
+    first = (out / "wedding.jpg").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 done, 2 skipped, 0 failed" in capsys.readouterr().err
+    assert (out / "wedding.jpg").stat().st_mtime_ns == first
+    assert main([*args, "--overwrite"]) == 0
+    assert "2 done" in capsys.readouterr().err
+
+
+def test_never_overwrites_an_original(album, tiny_model_file, capsys):
+    before = (album / "wedding.jpg").read_bytes()
+    code = main(
+        [
+            "colorize",
+            str(album / "wedding.jpg"),
+            "-o",
+            str(album),
+            "--model",
+            str(tiny_model_file),
+            "--overwrite",
+            *FAST,
+        ]
+    )
+    assert code == 1
+    assert "would replace an original" in capsys.readouterr().err
+    assert (album / "wedding.jpg").read_bytes() == before
+
+
+def test_output_name_collision_is_reported(tmp_path, tiny_model_file, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(smooth_photo(64, 64)).save(src / "a.jpg")
+    Image.fromarray(smooth_photo(64, 64)).save(src / "a.png")
+    code = main(
+        [
+            "colorize",
+            str(src),
+            "-o",
+            str(tmp_path / "o"),
+            "--format",
+            "png",
+            "--model",
+            str(tiny_model_file),
+            *FAST,
+        ]
+    )
+    assert code == 1
+    assert "already the output of" in capsys.readouterr().err
+    assert (tmp_path / "o" / "a.png").exists()
+
+
+def test_format_option(album, tmp_path, tiny_model_file):
+    out = tmp_path / "o"
+    assert (
+        main(
+            [
+                "colorize",
+                str(album / "1930s"),
+                "-o",
+                str(out),
+                "--format",
+                "png",
+                "--model",
+                str(tiny_model_file),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    assert read_image(out / "scan16.png").bit_depth == 16
+
+
+@pytest.mark.parametrize(
+    "make_bad, reason",
+    [
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_text("not a model"), "not a model"),
+        (lambda p: None, "not found"),
+    ],
+)
+def test_bad_model_exits_2_with_one_line(tmp_path, album, make_bad, reason, capsys):
+    model = tmp_path / "model.safetensors"
+    make_bad(model)
+    code = main(["colorize", str(album), "-o", str(tmp_path / "o"), "--model", str(model), *FAST])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "model.safetensors" in err and (reason in err or "truncated" in err)
+    assert len(err.splitlines()) == 1
+
+
+def test_pixel_limit_option(album, tmp_path, tiny_model_file, capsys):
+    code = main(
+        [
+            "colorize",
+            str(album / "wedding.jpg"),
+            "-o",
+            str(tmp_path / "o"),
+            "--model",
+            str(tiny_model_file),
+            "--max-pixels",
+            "0.05",
+            *FAST,
+        ]
+    )
+    assert code == 1
+    assert "above the limit" in capsys.readouterr().err
+
+
+def test_unwritable_output_folder(album, tmp_path, tiny_model_file, capsys):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the output folder should be")
+    code = main(
+        [
+            "colorize",
+            str(album / "wedding.jpg"),
+            str(album / "cutout.png"),
+            "-o",
+            str(blocker),
+            "--model",
+            str(tiny_model_file),
+            *FAST,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("cannot write") == 2 and "0 done, 0 skipped, 2 failed" in err
+
+
+def test_missing_input_and_empty_folder(tmp_path, tiny_model_file, capsys):
+    (tmp_path / "empty").mkdir()
+    assert (
+        main(
+            [
+                "colorize",
+                str(tmp_path / "empty"),
+                "-o",
+                str(tmp_path / "o"),
+                "--model",
+                str(tiny_model_file),
+            ]
+        )
+        == 1
+    )
+    assert "no images found" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "colorize",
+                str(tmp_path / "ghost.jpg"),
+                "-o",
+                str(tmp_path / "o"),
+                "--model",
+                str(tiny_model_file),
+                *FAST,
+            ]
+        )
+        == 1
+    )
+    assert "ghost.jpg: file not found" in capsys.readouterr().err
+
+
+def test_bad_options_are_usage_errors(tmp_path, tiny_model_file, capsys):
+    base = ["colorize", "x.jpg", "-o", str(tmp_path), "--model", str(tiny_model_file)]
+    with pytest.raises(SystemExit) as exc:
+        main([*base, "--render-size", "huge"])
+    assert exc.value.code == 2
+    for bad, word in (
+        (["--strength", "5"], "strength"),
+        (["--overlap", "300"], "overlap"),
+        (["--device", "quantum"], "device"),
+        (["--tile", "384"], "multiple"),
+    ):
+        assert main([*base, *bad]) == 2
+        assert word in capsys.readouterr().err
+
+
+def test_console_entry_point_runs(tmp_path, album, tiny_model_file):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "colorizer_app",
+            "colorize",
+            str(album / "wedding.jpg"),
+            "-o",
+            str(tmp_path / "o"),
+            "--model",
+            str(tiny_model_file),
+            "--render-size",
+            "256",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 done" in result.stderr
+    version = subprocess.run(
+        [sys.executable, "-m", "colorizer_app", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert version.stdout.startswith("colorizer ")

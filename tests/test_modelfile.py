@@ -1,0 +1,191 @@
+import json
+import struct
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from models import (
+    GeneratorConfig,
+    ModelFileError,
+    ModelInfo,
+    UNetGenerator,
+    load_generator,
+    save_generator,
+)
+from models.modelfile import FORMAT, default_model_path, read_info
+from tests.conftest import TINY, make_generator_file
+
+
+def _run(module, x):
+    with torch.no_grad():
+        return module.eval()(x)
+
+
+def test_round_trip_rebuilds_the_same_network(tmp_path):
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=4, num_downs=6, upsample="resize_conv")
+    module = UNetGenerator(config).eval()
+    info = ModelInfo(
+        config, training={"steps": 12, "recipe": "gan+l1"}, metrics={"psnr": 23.5}, name="unit"
+    )
+    path = save_generator(tmp_path / "g.safetensors", module, info)
+    loaded = load_generator(path)
+    assert loaded.info == info
+    assert not loaded.module.training
+    x = torch.randn(2, 1, 64, 64)
+    torch.testing.assert_close(_run(loaded.module, x), _run(module, x))
+
+
+def test_half_precision_file_is_smaller_and_close(tmp_path):
+    module = UNetGenerator(TINY).eval()
+    f32 = save_generator(tmp_path / "a.safetensors", module, ModelInfo(TINY))
+    f16 = save_generator(tmp_path / "b.safetensors", module, ModelInfo(TINY), dtype=torch.float16)
+    assert f16.stat().st_size < 0.6 * f32.stat().st_size
+    x = torch.randn(1, 1, 256, 256)
+    out32 = _run(load_generator(f32).module, x)
+    out16 = _run(load_generator(f16).module, x)
+    assert load_generator(f16).module.down[0][0].weight.dtype == torch.float32
+    assert (out32 - out16).abs().max() < 2e-2
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    target = make_generator_file(tmp_path / "m.safetensors")
+    before = target.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("models.modelfile.save_file", boom)
+    with pytest.raises(OSError):
+        save_generator(target, UNetGenerator(TINY), ModelInfo(TINY))
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="not found"):
+        load_generator(tmp_path / "nope.safetensors")
+
+
+def test_folder_instead_of_file(tmp_path):
+    with pytest.raises(ModelFileError, match="folder"):
+        load_generator(tmp_path)
+
+
+@pytest.mark.parametrize("keep", [0, 7, 40, 0.5, 0.99])
+def test_truncated_file(tmp_path, keep):
+    data = make_generator_file(tmp_path / "m.safetensors").read_bytes()
+    cut = int(len(data) * keep) if isinstance(keep, float) else keep
+    bad = tmp_path / "cut.safetensors"
+    bad.write_bytes(data[:cut])
+    with pytest.raises(ModelFileError, match="truncated|not a model"):
+        load_generator(bad)
+
+
+def test_pickle_checkpoint_is_refused_without_unpickling(tmp_path):
+    class Trap:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('pickle executed')",))
+
+    bad = tmp_path / "evil.pth"
+    torch.save({"state": Trap()}, bad)
+    with pytest.raises(ModelFileError, match="not a model"):
+        load_generator(bad)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    bad = tmp_path / "other.safetensors"
+    save_file({"weight": torch.zeros(3)}, bad, metadata={"format": "pt"})
+    with pytest.raises(ModelFileError, match="not a colorizer generator"):
+        load_generator(bad)
+
+
+def test_text_file_with_model_extension(tmp_path):
+    bad = tmp_path / "notes.safetensors"
+    bad.write_text("hello, this is not a model\n" * 10)
+    with pytest.raises(ModelFileError):
+        load_generator(bad)
+
+
+def _rewrite_metadata(src, dst, **changes):
+    """Copy a model file with its JSON description edited."""
+    data = src.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["colorizer"])
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(meta.get(key), dict):
+            meta[key].update(value)
+        else:
+            meta[key] = value
+    header["__metadata__"]["colorizer"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    dst.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+    return dst
+
+
+def test_wrong_architecture_is_refused(tmp_path):
+    src = make_generator_file(tmp_path / "m.safetensors")
+    bad = _rewrite_metadata(src, tmp_path / "bad.safetensors", architecture={"ngf": 8})
+    with pytest.raises(ModelFileError, match="shape|do not match"):
+        load_generator(bad)
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    src = make_generator_file(tmp_path / "m.safetensors")
+    bad = _rewrite_metadata(src, tmp_path / "new.safetensors", format_version=99)
+    with pytest.raises(ModelFileError, match="newer"):
+        read_info(bad)
+
+
+def test_other_normalisation_is_refused(tmp_path):
+    src = make_generator_file(tmp_path / "m.safetensors")
+    bad = _rewrite_metadata(src, tmp_path / "n.safetensors", normalization={"L": "x/100"})
+    with pytest.raises(ModelFileError, match="normalisation"):
+        read_info(bad)
+
+
+def test_lab_generator_needs_two_outputs(tmp_path):
+    src = make_generator_file(tmp_path / "m.safetensors")
+    bad = _rewrite_metadata(src, tmp_path / "rgb.safetensors", color_space="rgb")
+    with pytest.raises(ModelFileError, match="3 output"):
+        read_info(bad)
+
+
+def test_nan_weights_are_refused(tmp_path):
+    module = UNetGenerator(TINY)
+    with torch.no_grad():
+        module.down[0][0].weight[0, 0, 0, 0] = float("nan")
+    path = save_generator(tmp_path / "nan.safetensors", module, ModelInfo(TINY))
+    with pytest.raises(ModelFileError, match="NaN"):
+        load_generator(path)
+
+
+def test_metadata_is_plain_json(tmp_path):
+    path = make_generator_file(tmp_path / "m.safetensors")
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    meta = json.loads(data[8 : 8 + n])["__metadata__"]
+    assert meta["format"] == FORMAT
+    description = json.loads(meta["colorizer"])
+    assert description["architecture"]["type"] == "unet"
+    assert description["color_space"] == "lab"
+    assert set(description) >= {"normalization", "training", "metrics", "format_version"}
+
+
+def test_default_model_path_is_a_file_or_none():
+    path = default_model_path()
+    assert path is None or (path.is_file() and load_generator(path).module is not None)
+
+
+def test_rgb_generator_round_trip(tmp_path):
+    config = GeneratorConfig(ngf=4, num_downs=3, out_channels=3)
+    path = save_generator(
+        tmp_path / "rgb.safetensors", UNetGenerator(config), ModelInfo(config, color_space="rgb")
+    )
+    loaded = load_generator(path)
+    assert loaded.info.color_space == "rgb"
+    assert np.isfinite(_run(loaded.module, torch.zeros(1, 1, 8, 8)).numpy()).all()

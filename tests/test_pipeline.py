@@ -1,0 +1,217 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from colorizer_app.engine.errors import Cancelled, InferenceError, SettingsError
+from colorizer_app.engine.pipeline import (
+    ColorizeSettings,
+    colorize,
+    compose,
+    predict_ab,
+    render_luminance,
+    render_shape,
+    upsample_rows,
+)
+from colorizer_app.engine.progress import CallbackProgress
+from colorizer_app.engine.runner import GeneratorRunner, resolve_device
+from models import GeneratorConfig, load_generator
+from models.color import luminance, rgb_to_lab
+from tests.conftest import make_generator_file, smooth_photo
+
+FAST = ColorizeSettings(render_size=300, tile=256, overlap=64, batch_size=2)
+
+
+def _hasler(rgb):
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+
+
+def test_render_shape_never_upscales():
+    assert render_shape(4000, 6000, 512) == (341, 512)
+    assert render_shape(300, 200, 512) == (300, 200)
+    assert render_shape(4000, 6000, None) == (4000, 6000)
+    assert render_shape(1, 10000, 100) == (1, 100)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_output_keeps_the_full_resolution_luminance(tiny_generator, dtype):
+    photo = smooth_photo(700, 500, dtype=dtype)
+    runner = FAST.make_runner(tiny_generator)
+    rgb = colorize(photo, runner, FAST)
+    assert rgb.shape == (700, 500, 3) and rgb.dtype == dtype
+    L_in, L_out = luminance(photo), luminance(rgb)
+    in_gamut = np.abs(L_out - L_in) < 2.0
+    assert in_gamut.mean() > 0.95  # clamping into sRGB may move L for saturated colours
+    assert _hasler(rgb.astype(np.float64) / np.iinfo(dtype).max * 255) > 3.0  # not gray
+
+
+def test_strength_zero_returns_the_input_gray(tiny_generator):
+    photo = smooth_photo(120, 90)
+    runner = FAST.make_runner(tiny_generator)
+    rgb = colorize(photo, runner, FAST.with_(strength=0.0))
+    assert np.abs(rgb.astype(int) - photo[..., None]).max() <= 1
+
+
+def test_strength_rescales_cached_ab_without_the_network(tiny_generator):
+    photo = smooth_photo(200, 260)
+    runner = FAST.make_runner(tiny_generator)
+    ab = predict_ab(photo, runner, FAST)
+    weak, strong = compose(photo, ab, 0.5), compose(photo, ab, 2.0)
+    assert _hasler(strong) > _hasler(weak)
+    with pytest.raises(SettingsError):
+        compose(photo, ab, 2.5)
+
+
+def test_colour_input_uses_its_luminance(tiny_generator):
+    rgb_in = smooth_photo(150, 200, color=True)
+    runner = FAST.make_runner(tiny_generator)
+    out = colorize(rgb_in, runner, FAST.with_(strength=0.0))
+    np.testing.assert_allclose(rgb_to_lab(out)[..., 0], luminance(rgb_in), atol=0.6)
+
+
+def test_render_luminance_is_what_the_network_sees(tiny_generator):
+    photo = smooth_photo(1000, 600)
+    seen = []
+    runner = FAST.make_runner(tiny_generator)
+
+    def spy(batch):
+        seen.append(batch.copy())
+        return runner(batch)
+
+    spy.batch_size = 8
+    L = render_luminance(photo, 300)
+    assert L.shape == (300, 180)
+    predict_ab(photo, spy, FAST)
+    np.testing.assert_allclose((seen[0][0, 0, :256, :180] + 1) * 50, L[:256], atol=1e-4)
+
+
+def test_strip_upsampling_equals_whole_resize(rng):
+    ab = rng.standard_normal((37, 53, 2)).astype(np.float32)
+    whole = cv2.resize(ab, (530, 370), interpolation=cv2.INTER_CUBIC)
+    for rows in (slice(0, 370), slice(0, 17), slice(100, 301), slice(360, 370)):
+        np.testing.assert_allclose(upsample_rows(ab, rows, 370, 530), whole[rows], atol=0.02)
+
+
+def test_upsampled_colour_is_smooth_not_blocky(rng):
+    ab = np.zeros((4, 4, 2), np.float32)
+    ab[:, 2:] = 40.0
+    up = upsample_rows(ab, slice(0, 400), 400, 400)
+    steps = np.abs(np.diff(up[200, :, 0]))
+    assert steps.max() < 5.0  # nearest-neighbour would jump by 40 in one pixel
+
+
+def test_full_render_size(tiny_generator):
+    photo = smooth_photo(300, 280)
+    settings = FAST.with_(render_size=None)
+    out = colorize(photo, settings.make_runner(tiny_generator), settings)
+    assert out.shape == (300, 280, 3)
+
+
+def test_rgb_colour_space_model(tmp_path):
+    config = GeneratorConfig(ngf=4, num_downs=8, max_mult=4, out_channels=3)
+    generator = load_generator(make_generator_file(tmp_path / "rgb.safetensors", config, "rgb"))
+    out = colorize(smooth_photo(100, 120), FAST.make_runner(generator), FAST)
+    assert out.shape == (100, 120, 3)
+
+
+def test_progress_runs_over_tiles_then_merge(tiny_generator):
+    seen = []
+    progress = CallbackProgress(lambda d, t, m: seen.append((d, t)))
+    colorize(smooth_photo(500, 700), FAST.make_runner(tiny_generator), FAST, progress)
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and seen[-1][0] == seen[-1][1]
+
+
+def test_cancel_raises_cancelled(tiny_generator):
+    progress = CallbackProgress()
+    progress.cancel()
+    with pytest.raises(Cancelled):
+        colorize(smooth_photo(300, 300), FAST.make_runner(tiny_generator), FAST, progress)
+
+
+def test_tile_must_fit_the_model_depth(tiny_generator):
+    with pytest.raises(SettingsError, match="multiple of 256"):
+        ColorizeSettings(tile=384, overlap=32).make_runner(tiny_generator)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"strength": 3}, {"overlap": 200}, {"render_size": 4}, {"tile": 8}]
+)
+def test_bad_settings(kwargs):
+    with pytest.raises(SettingsError):
+        ColorizeSettings(**kwargs)
+
+
+def test_cuda_request_without_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SettingsError, match="CUDA"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(SettingsError):
+        resolve_device("tpu")
+
+
+def test_runner_is_in_eval_mode(tiny_generator):
+    tiny_generator.module.train()
+    runner = GeneratorRunner(tiny_generator, device="cpu")
+    assert not runner.module.training
+
+
+def test_oom_halves_the_batch_then_falls_back_to_cpu(tiny_generator, monkeypatch, caplog):
+    runner = GeneratorRunner(tiny_generator, device="cpu", batch_size=4)
+    runner.device = torch.device("cuda")  # pretend; _place is stubbed below
+    monkeypatch.setattr(runner, "_place", lambda: None)
+    real_forward = GeneratorRunner._forward
+    sizes = []
+
+    def forward(self, chunk):
+        sizes.append((self.device.type, len(chunk)))
+        if self.device.type == "cuda":
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(self, chunk)
+
+    monkeypatch.setattr(GeneratorRunner, "_forward", forward)
+    out = runner(np.zeros((4, 1, 256, 256), np.float32))
+    assert out.shape == (4, 2, 256, 256)
+    assert sizes[:3] == [("cuda", 4), ("cuda", 2), ("cuda", 1)]
+    assert sizes[3:] == [("cpu", 1)] * 4
+    assert "falling back to the CPU" in caplog.text
+
+
+def test_oom_on_cpu_is_an_error_not_a_gray_image(tiny_generator, monkeypatch):
+    runner = GeneratorRunner(tiny_generator, device="cpu", batch_size=1)
+
+    def forward(self, chunk):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(GeneratorRunner, "_forward", forward)
+    with pytest.raises(InferenceError, match="out of memory"):
+        runner(np.zeros((1, 1, 256, 256), np.float32))
+
+
+def test_nan_output_is_an_error(tiny_generator, monkeypatch):
+    runner = GeneratorRunner(tiny_generator, device="cpu")
+    monkeypatch.setattr(
+        runner.module, "forward", lambda x: torch.full((len(x), 2, 256, 256), float("nan"))
+    )
+    with pytest.raises(InferenceError, match="NaN"):
+        runner(np.zeros((1, 1, 256, 256), np.float32))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_close_to_fp32(tiny_generator, precision):
+    photo = smooth_photo(256, 256)
+    base = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu"), FAST)
+    low = predict_ab(
+        photo, GeneratorRunner(tiny_generator, device="cpu", precision=precision), FAST
+    )
+    assert np.abs(base - low).mean() < 2.0
+
+
+def test_channels_last_gives_the_same_result(tiny_generator):
+    photo = smooth_photo(256, 300)
+    a = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu"), FAST)
+    b = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu", channels_last=True), FAST)
+    np.testing.assert_allclose(a, b, atol=1e-3)

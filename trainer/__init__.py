@@ -1,0 +1,1 @@
+"""Training and evaluation (Qt-free). Filled in by the trainer issue."""

@@ -86,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--report", metavar="CSV", help="write a per-file CSV report here")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+    from trainer.cli import add_evaluate_arguments, add_train_arguments
+
+    t = sub.add_parser(
+        "train",
+        help="train or fine-tune a generator",
+        description="Train a Pix2Pix colorizer (or a baseline). Resumes from "
+        "RUN_DIR/checkpoints/last.pt when it exists.",
+    )
+    add_train_arguments(t)
+    e = sub.add_parser(
+        "evaluate",
+        help="score a model against ground-truth colour photos",
+        description="PSNR, SSIM and colourfulness through the app's engine, "
+        "next to the gray baseline.",
+    )
+    add_evaluate_arguments(e)
     return parser
 
 
@@ -101,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "colorize":
         return _colorize(args)
+    if args.command == "train":
+        from trainer.cli import run_train
+
+        return run_train(args)
+    if args.command == "evaluate":
+        from trainer.cli import run_evaluate
+
+        return run_evaluate(args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -73,7 +73,7 @@ def _encode_table(dtype_name: str) -> np.ndarray:
 
 def _linear(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype in (np.uint8, np.uint16):
-        return _decode_table(int(_max_value(rgb.dtype)) + 1)[rgb]
+        return np.take(_decode_table(int(_max_value(rgb.dtype)) + 1), rgb)
     return _srgb_decode(np.clip(rgb, 0.0, 1.0))
 
 
@@ -138,7 +138,7 @@ def luminance(image: np.ndarray) -> np.ndarray:
     A gray value v is the sRGB colour (v, v, v); gray input goes through one lookup table.
     """
     if image.ndim == 2:
-        return _gray_l_table(image.dtype.name)[image]
+        return np.take(_gray_l_table(image.dtype.name), image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected (H, W) or (H, W, 3) pixels, got {image.shape}")
     out = np.empty(image.shape[:2], np.float32)
@@ -207,8 +207,9 @@ def _encode(linear: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return np.where(
             linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055
         ).astype(np.float32)
-    index = (linear * (2**_ENCODE_BITS - 1) + 0.5).astype(np.int32)
-    return _encode_table(dtype.name)[index]
+    linear *= np.float32(2**_ENCODE_BITS - 1)
+    linear += np.float32(0.5)
+    return np.take(_encode_table(dtype.name), linear.astype(np.int32))
 
 
 def ab_from_rgb(rgb: np.ndarray) -> np.ndarray:

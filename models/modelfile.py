@@ -21,7 +21,15 @@ from safetensors.torch import save_file
 
 from models.color import AB_SCALE, L_SCALE
 from models.errors import ModelFileError
-from models.networks import GeneratorConfig, UNetGenerator
+from models.networks import (
+    GENERATOR_TYPES,
+    AutoencoderConfig,
+    GeneratorConfig,
+    build_generator,
+    generator_type,
+)
+
+AnyConfig = GeneratorConfig | AutoencoderConfig
 
 FORMAT = "colorizer-generator"
 FORMAT_VERSION = 1
@@ -37,7 +45,7 @@ NORMALIZATION = {"L": {"scale": L_SCALE, "offset": -1.0}, "ab": {"scale": AB_SCA
 class ModelInfo:
     """What a model file says about itself."""
 
-    config: GeneratorConfig
+    config: AnyConfig
     color_space: ColorSpace = "lab"
     training: dict[str, Any] = field(default_factory=dict)  # recipe, steps, data, wall time
     metrics: dict[str, Any] = field(default_factory=dict)  # validation numbers
@@ -49,7 +57,7 @@ class ModelInfo:
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
                 "name": self.name,
-                "architecture": {"type": "unet", **self.config.to_dict()},
+                "architecture": {"type": generator_type(self.config), **self.config.to_dict()},
                 "color_space": self.color_space,
                 "normalization": NORMALIZATION,
                 "training": self.training,
@@ -63,14 +71,14 @@ class ModelInfo:
 class LoadedGenerator:
     """A generator in eval mode on the CPU, with its description and source path."""
 
-    module: UNetGenerator
+    module: torch.nn.Module
     info: ModelInfo
     path: Path | None = None
 
 
 def save_generator(
     path: str | os.PathLike,
-    module: UNetGenerator,
+    module: torch.nn.Module,
     info: ModelInfo,
     *,
     dtype: torch.dtype = torch.float32,
@@ -79,7 +87,7 @@ def save_generator(
 
     ``dtype`` applies to floating-point tensors (``torch.float16`` halves the file).
     """
-    if module.config != info.config:
+    if getattr(module, "config", None) != info.config:
         raise ValueError("the module was built from another config than info.config")
     path = Path(path)
     tensors = {}
@@ -128,7 +136,7 @@ def load_generator(path: str | os.PathLike) -> LoadedGenerator:
     """
     path = Path(path)
     info = read_info(path)
-    module = UNetGenerator(info.config)
+    module = build_generator(info.config)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             state = {key: handle.get_tensor(key) for key in handle.keys()}
@@ -183,14 +191,15 @@ def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
             f"{path}: model format version {version} is newer than this app supports "
             f"({FORMAT_VERSION}); update the app"
         )
-    if arch.pop("type", None) != "unet":
-        raise ModelFileError(f"{path}: unsupported architecture (only the U-Net generator)")
+    kind = arch.pop("type", None)
+    if kind not in GENERATOR_TYPES:
+        raise ModelFileError(f"{path}: unsupported architecture {kind!r}")
     if color_space not in ("lab", "rgb"):
         raise ModelFileError(f"{path}: unsupported colour space {color_space!r}")
     if normalization != json.loads(json.dumps(NORMALIZATION)):
         raise ModelFileError(f"{path}: trained with another normalisation than this app uses")
     try:
-        config = GeneratorConfig.from_dict(arch)
+        config = GENERATOR_TYPES[kind][0].from_dict(arch)
     except (TypeError, ValueError) as err:
         raise ModelFileError(f"{path}: incompatible architecture ({err})") from None
     expected_out = 2 if color_space == "lab" else 3

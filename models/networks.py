@@ -190,6 +190,98 @@ class PatchDiscriminator(nn.Module):
         return self.model(x)
 
 
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """The naive CNN autoencoder baseline (one seed's baseline; trained with MSE).
+
+    No skip connections: the colour has to pass through the bottleneck, which is why it
+    blurs and desaturates. Kept to show what the U-Net's skips buy.
+    """
+
+    in_channels: int = 1
+    out_channels: int = 2
+    width: int = 64  # channels of the first level, doubled per level
+    depth: int = 3  # stride-2 levels; input sides must be multiples of 2**depth
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or not 1 <= self.depth <= 8:
+            raise ValueError("autoencoder width must be positive and depth in 1..8")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def multiple(self) -> int:
+        return 2**self.depth
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AutoencoderConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown autoencoder settings: {sorted(unknown)}")
+        return cls(**data)
+
+
+class ConvAutoencoder(nn.Module):
+    """Encoder (3x3 stride-2 conv, BN, ReLU) -> decoder (transposed conv, BN, ReLU) -> tanh."""
+
+    def __init__(self, config: AutoencoderConfig = AutoencoderConfig()) -> None:
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        ch = config.in_channels
+        for i in range(config.depth):
+            out = config.width * 2**i
+            layers += [
+                nn.Conv2d(ch, out, 3, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(),
+            ]
+            ch = out
+        for i in reversed(range(config.depth)):
+            out = config.width * 2 ** max(i - 1, 0)
+            layers += [
+                nn.ConvTranspose2d(ch, out, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(),
+            ]
+            if config.dropout:
+                layers.append(nn.Dropout(config.dropout))
+            ch = out
+        layers += [nn.Conv2d(ch, config.out_channels, 3, padding=1), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.config.multiple
+        if x.shape[-1] % m or x.shape[-2] % m:
+            raise ValueError(f"input {tuple(x.shape[-2:])} is not a multiple of {m}")
+        return self.model(x)
+
+
+GENERATOR_TYPES = {
+    "unet": (GeneratorConfig, UNetGenerator),
+    "autoencoder": (AutoencoderConfig, ConvAutoencoder),
+}
+
+
+def generator_type(config: GeneratorConfig | AutoencoderConfig) -> str:
+    """The architecture name a config builds ("unet" or "autoencoder")."""
+    for name, (config_cls, _) in GENERATOR_TYPES.items():
+        if isinstance(config, config_cls):
+            return name
+    raise TypeError(f"not a generator config: {config!r}")
+
+
+def build_generator(config: GeneratorConfig | AutoencoderConfig) -> nn.Module:
+    """Build the generator network a config describes."""
+    return GENERATOR_TYPES[generator_type(config)][1](config)
+
+
 def init_weights(module: nn.Module, gain: float = 0.02) -> None:
     """pix2pix's "normal" initialisation: N(0, 0.02) convolutions, N(1, 0.02) BatchNorm."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):

@@ -13,6 +13,8 @@ Changing the strength re-runs :func:`compose` alone (no network).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import cv2
@@ -25,6 +27,7 @@ from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
 
 DEFAULT_RENDER_SIZE = 512
+_MERGE_THREADS = max(1, min(8, os.cpu_count() or 1))
 MAX_STRENGTH = 2.0
 
 
@@ -173,13 +176,25 @@ def compose(
     height, width = pixels.shape[:2]
     out = np.empty((height, width, 3), pixels.dtype)
     parts = list(strips(height, width))
-    for i, rows in enumerate(parts):
-        progress.check_cancelled()
+
+    def merge_strip(rows: slice) -> None:
         ab_rows = upsample_rows(ab, rows, height, width)
         if strength != 1.0:
-            ab_rows = ab_rows * np.float32(strength)
+            ab_rows *= np.float32(strength)
         out[rows] = merge_l_ab(luminance(pixels[rows]), ab_rows, pixels.dtype)
-        progress.update(i + 1, len(parts), "merging colour with full-resolution detail")
+
+    # Strips are independent and NumPy/OpenCV release the GIL: merge them on all cores.
+    with ThreadPoolExecutor(max_workers=_MERGE_THREADS) as pool:
+        pending = [pool.submit(merge_strip, rows) for rows in parts]
+        try:
+            for i, future in enumerate(pending):
+                future.result()
+                progress.update(i + 1, len(parts), "merging colour with full-resolution detail")
+                progress.check_cancelled()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
     return out
 
 

@@ -1,0 +1,151 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorizer_app.cli import main
+from models import GeneratorConfig, ModelInfo, UNetGenerator, save_generator
+from tests.conftest import smooth_photo
+from tests.test_trainer_data import _cifar_tar
+from trainer import metrics
+from trainer.evaluate import evaluate
+
+
+def _gray_model(path):
+    """A generator whose output is exactly 0 (a, b = 0): it returns the gray baseline."""
+    config = GeneratorConfig(ngf=4, num_downs=8, max_mult=4)
+    module = UNetGenerator(config)
+    with torch.no_grad():
+        last = module.up[-1][1]
+        last.weight.zero_()
+        last.bias.zero_()
+    return save_generator(path, module, ModelInfo(config))
+
+
+@pytest.fixture
+def truths(tmp_path):
+    root = tmp_path / "truth"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_photo(70, 90, color=True, seed=i)).save(root / f"t{i}.png")
+    return root
+
+
+def test_gray_output_gains_exactly_zero(tmp_path, truths):
+    result = evaluate(_gray_model(tmp_path / "g.safetensors"), truths)
+    s = result.summary()
+    assert s["images"] == 3
+    assert s["psnr_gain"] == 0.0 and s["ssim_gain"] == 0.0
+    assert s["colourfulness"] < 0.5 < 5 < s["truth_colourfulness"]  # rounding noise only
+
+
+def test_identical_output_gives_the_capped_maximum():
+    img = smooth_photo(40, 50, color=True)
+    assert metrics.psnr(img, img) == metrics.PSNR_CAP
+    assert metrics.ssim(img, img) == pytest.approx(1.0)
+    assert metrics.colourfulness(metrics.gray_baseline(img)) == pytest.approx(0.0, abs=0.5)
+
+
+def test_colourfulness_orders_images():
+    gray = np.full((10, 10, 3), 128, np.uint8)
+    red = gray.copy()
+    red[..., 0] = 250
+    assert metrics.colourfulness(gray) == 0.0 < metrics.colourfulness(red)
+
+
+def test_evaluate_command_prints_the_table_and_csv(tmp_path, truths, tiny_model_file, capsys):
+    csv_path, json_path = tmp_path / "per_image.csv", tmp_path / "summary.json"
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(tiny_model_file),
+            "--data",
+            str(truths),
+            "--csv",
+            str(csv_path),
+            "--json",
+            str(json_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "gray baseline" in out and "of truth" in out
+    assert len(csv_path.read_text().splitlines()) == 4
+    assert json.loads(json_path.read_text())["images"] == 3
+
+
+def test_evaluate_on_cifar_test_split(tmp_path, tiny_model_file):
+    archive = _cifar_tar(tmp_path / "c.tar.gz")
+    config = GeneratorConfig(ngf=4, num_downs=6, max_mult=4)
+    model = save_generator(tmp_path / "m.safetensors", UNetGenerator(config), ModelInfo(config))
+    from colorizer_app.engine.pipeline import ColorizeSettings
+
+    result = evaluate(
+        model, archive, ColorizeSettings(render_size=None, tile=64, overlap=16), resize=64
+    )
+    assert result.summary()["images"] == 2
+
+
+def test_train_then_colorize_with_the_result(tmp_path, truths, capsys):
+    run = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "--data",
+            str(truths),
+            "--run-dir",
+            str(run),
+            "--image-size",
+            "32",
+            "--ngf",
+            "4",
+            "--num-downs",
+            "5",
+            "--ndf",
+            "8",
+            "--batch-size",
+            "2",
+            "--steps",
+            "2",
+        ]
+    )
+    assert code == 0
+    model = run / "generator.safetensors"
+    # the 5-level model needs tiles that are multiples of 32
+    assert (
+        main(
+            [
+                "colorize",
+                str(truths),
+                "-o",
+                str(tmp_path / "out"),
+                "--model",
+                str(model),
+                "--tile",
+                "256",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert len(list((tmp_path / "out").iterdir())) == 3
+
+
+def test_bad_training_data_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tmp_path / "empty"),
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--steps",
+            "1",
+        ]
+    )
+    assert code == 1
+    assert "no images found" in capsys.readouterr().err

@@ -1,0 +1,165 @@
+import io
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import smooth_photo
+from trainer.config import TrainConfig
+from trainer.data import (
+    Cifar10Tar,
+    ColorFolder,
+    DataError,
+    LabNpy,
+    PairedFolders,
+    SampleMaker,
+    load_or_skip,
+    open_source,
+    split_indices,
+)
+
+
+def _save(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path
+
+
+@pytest.fixture
+def paired(tmp_path):
+    root = tmp_path / "set"
+    for i, ext in enumerate([".jpg", ".png", ".jpg"]):
+        rgb = smooth_photo(60, 80, color=True, seed=i)
+        _save(root / "color" / "sub" / f"img{i}{ext}", rgb)
+        gray = np.asarray(Image.fromarray(rgb).convert("L"))
+        _save(root / "gray" / "sub" / f"img{i}.png", gray)
+    # gray at another resolution (same aspect): resized to its colour pair
+    _save(root / "color" / "big.png", smooth_photo(60, 80, color=True, seed=9))
+    _save(root / "gray" / "big.png", smooth_photo(120, 160, seed=9))
+    # aspect ratio mismatch: rejected
+    _save(root / "color" / "odd.png", smooth_photo(60, 80, color=True))
+    _save(root / "gray" / "odd.png", smooth_photo(80, 60))
+    # unmatched on both sides
+    _save(root / "color" / "lonely.png", smooth_photo(30, 30, color=True))
+    _save(root / "gray" / "orphan.png", smooth_photo(30, 30))
+    return root
+
+
+def test_paired_folders_match_by_relative_path_and_stem(paired):
+    src = PairedFolders(paired / "color", paired / "gray")
+    names = sorted(src.name(i) for i in range(len(src)))
+    assert names == ["big.png", "sub/img0.jpg", "sub/img1.png", "sub/img2.jpg"]
+    reasons = dict((p.split("/")[-1], why) for p, why in src.report.skipped)
+    assert "aspect ratios differ" in reasons["odd.png"]
+    assert reasons["lonely.png"] == "no gray file of this name"
+    assert reasons["orphan.png"] == "no colour file of this name"
+    big = src.load(names.index("big.png"))
+    assert big.gray.shape == big.rgb.shape[:2] == (60, 80)
+
+
+def test_no_pairs_is_a_clear_error(tmp_path):
+    _save(tmp_path / "color" / "a.png", smooth_photo(20, 20, color=True))
+    _save(tmp_path / "gray" / "b.png", smooth_photo(20, 20))
+    with pytest.raises(DataError, match="no matching pairs"):
+        PairedFolders(tmp_path / "color", tmp_path / "gray")
+
+
+def test_colour_folder_and_empty_folder(tmp_path):
+    with pytest.raises(DataError, match="no images"):
+        ColorFolder(tmp_path)
+    _save(tmp_path / "a" / "x.jpg", smooth_photo(40, 50, color=True))
+    (tmp_path / "notes.txt").write_text("ignored")
+    src = ColorFolder(tmp_path)
+    assert len(src) == 1 and src.load(0).gray is None
+
+
+def test_unreadable_image_is_skipped_not_fatal(tmp_path):
+    _save(tmp_path / "good.png", smooth_photo(40, 50, color=True))
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    src = ColorFolder(tmp_path)
+    results = [load_or_skip(src, i) for i in range(len(src))]
+    assert sum(r is None for r in results) == 1
+
+
+def _cifar_tar(path, per_split=(3, 2)):
+    with tarfile.open(path, "w:gz") as tar:
+        for split, count in zip(("train", "test"), per_split, strict=True):
+            for i in range(count):
+                buf = io.BytesIO()
+                Image.fromarray(smooth_photo(32, 32, color=True, seed=i)).save(buf, "JPEG")
+                info = tarfile.TarInfo(f"cifar10/{split}/cat/{i:04d}.jpg")
+                info.size = len(buf.getvalue())
+                tar.addfile(info, io.BytesIO(buf.getvalue()))
+    return path
+
+
+def test_cifar10_tar(tmp_path):
+    archive = _cifar_tar(tmp_path / "c.tar.gz")
+    train, test = Cifar10Tar(archive, "train"), Cifar10Tar(archive, "test")
+    assert (len(train), len(test)) == (3, 2)
+    assert train.load(0).rgb.shape == (32, 32, 3)
+    assert isinstance(open_source(TrainConfig(data=str(archive))), Cifar10Tar)
+    (tmp_path / "broken.tar.gz").write_bytes(b"not a tar")
+    with pytest.raises(DataError, match="unreadable"):
+        Cifar10Tar(tmp_path / "broken.tar.gz")
+
+
+def test_lab_npy_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "l").mkdir()
+    (tmp_path / "ab").mkdir()
+    np.save(tmp_path / "l" / "gray_scale.npy", rng.integers(0, 256, (5, 16, 16), dtype=np.uint8))
+    np.save(tmp_path / "ab" / "ab1.npy", np.full((3, 16, 16, 2), 128, np.uint8))
+    np.save(tmp_path / "ab" / "ab2.npy", np.full((2, 16, 16, 2), 128, np.uint8))
+    src = open_source(TrainConfig(data=str(tmp_path)))
+    assert isinstance(src, LabNpy) and len(src) == 5
+    rgb = src.load(4).rgb
+    assert rgb.shape == (16, 16, 3)
+    # ab = 128 - 128 = 0: gray pixels
+    assert np.abs(rgb.astype(int) - rgb[..., :1]).max() <= 1
+    np.save(tmp_path / "ab" / "ab2.npy", np.full((1, 16, 16, 2), 128, np.uint8))
+    with pytest.raises(DataError, match="holds 5 images"):
+        LabNpy(tmp_path)
+
+
+def test_auto_detects_paired_layout(paired):
+    assert isinstance(open_source(TrainConfig(data=str(paired))), PairedFolders)
+
+
+def test_split_is_by_file_and_deterministic():
+    train, val = split_indices(100, 0.1, seed=3)
+    assert len(val) == 10 and not set(train) & set(val)
+    assert (split_indices(100, 0.1, seed=3)[1] == val).all()
+    assert split_indices(1, 0.1, 0) == (np.array([0]), np.array([0]))
+
+
+def test_augmentation_is_deterministic_per_seed_epoch_index():
+    from trainer.data import Loaded
+
+    loaded = Loaded(smooth_photo(90, 120, color=True))
+    maker = SampleMaker(64, "lab", seed=1)
+    a, b = maker.train(loaded, 5, 0), maker.train(loaded, 5, 0)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    c = maker.train(loaded, 5, 1)
+    assert not np.array_equal(a[0], c[0])
+    assert a[0].shape == (1, 64, 64) and a[1].shape == (2, 64, 64)
+    assert -1 <= a[0].min() and a[0].max() <= 1
+
+
+def test_small_images_are_upscaled_to_the_crop():
+    from trainer.data import Loaded
+
+    maker = SampleMaker(64, "rgb", seed=0)
+    gray, target = maker.train(Loaded(smooth_photo(20, 30, color=True)), 0, 0)
+    assert gray.shape == (1, 64, 64) and target.shape == (3, 64, 64)
+    v_gray, v_target = maker.validation(Loaded(smooth_photo(20, 30, color=True)))
+    assert v_gray.shape == (1, 64, 64)
+
+
+def test_paired_sample_uses_the_users_gray(paired):
+    src = PairedFolders(paired / "color", paired / "gray")
+    loaded = src.load(0)
+    loaded.gray = np.zeros_like(loaded.gray)  # a black "gray" version
+    gray, _ = SampleMaker(32, "lab").validation(loaded)
+    assert np.allclose(gray, -1.0)  # L = 0 -> -1

@@ -1,0 +1,172 @@
+"""``colorizer train`` and ``colorizer evaluate`` (also ``python -m trainer`` for torchrun).
+
+Training options are generated from :class:`~trainer.config.TrainConfig`'s fields, so the
+command line, the JSON config and the GUI share one list of settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import typing
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from trainer.config import TrainConfig
+
+_HIDDEN = {"extra"}
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="JSON", help="settings file; options override it")
+    parser.add_argument(
+        "--json-progress",
+        action="store_true",
+        help="print one JSON object per event on stdout (for the GUI)",
+    )
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        if f.name in _HIDDEN:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        hint = hints[f.name]
+        default = f.default if f.default is not MISSING else None
+        kwargs: dict = {
+            "dest": f.name,
+            "default": argparse.SUPPRESS,
+            "help": f"(default: {default!r})",
+        }
+        if hint is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(hint) is typing.Literal:
+            kwargs["choices"] = typing.get_args(hint)
+        else:
+            kwargs["type"] = hint
+        parser.add_argument(flag, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    base = json.loads(Path(args.config).read_text()) if getattr(args, "config", None) else {}
+    names = {f.name for f in fields(TrainConfig)}
+    base.update({k: v for k, v in vars(args).items() if k in names})
+    return TrainConfig.from_dict(base)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from colorizer_app.engine.errors import Cancelled
+    from colorizer_app.engine.progress import CallbackProgress
+    from models.errors import ColorizerError
+    from trainer.loop import train
+
+    try:
+        config = config_from_args(args)
+    except (ValueError, OSError, json.JSONDecodeError) as err:
+        print(f"colorizer train: error: {err}", file=sys.stderr)
+        return 2
+    progress = CallbackProgress()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # finish the step, checkpoint, stop
+        signal.signal(sig, lambda *_: progress.cancel())
+
+    def on_event(event: dict) -> None:
+        if args.json_progress:
+            print(json.dumps(event), flush=True)
+        else:
+            print(_human(event), file=sys.stderr, flush=True)
+
+    try:
+        out = train(config, progress, on_event)
+    except Cancelled:
+        print("colorizer train: cancelled; checkpoint saved, run again to resume", file=sys.stderr)
+        return 130
+    except ColorizerError as err:
+        if args.json_progress:
+            print(json.dumps({"event": "error", "message": str(err)}), flush=True)
+        print(f"colorizer train: error: {err}", file=sys.stderr)
+        return 1
+    print(f"colorizer train: model written to {out}", file=sys.stderr)
+    return 0
+
+
+def _human(event: dict) -> str:
+    kind = event.get("event")
+    if kind == "step":
+        parts = [
+            f"step {event['step']}/{event.get('total_steps', '?')}",
+            f"epoch {event['epoch']:.2f}",
+        ]
+        parts += [
+            f"{k} {event[k]:.4f}"
+            for k in ("g_l1", "g_mse", "g_adv", "d_real", "d_fake")
+            if k in event
+        ]
+        if "images_per_s" in event:
+            parts.append(f"{event['images_per_s']:.1f} img/s")
+        return "  ".join(parts)
+    if kind == "eval":
+        return (
+            f"validation @ step {event['step']}: PSNR {event['psnr']:.2f} "
+            f"(gray {event['gray_psnr']:.2f})  SSIM {event['ssim']:.4f} "
+            f"(gray {event['gray_ssim']:.4f})  colourfulness {event['colourfulness']:.1f} "
+            f"(truth {event['truth_colourfulness']:.1f})"
+        )
+    return json.dumps(event)
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="FILE")
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR|TAR",
+        help="folder of colour photos (ground truth) or the CIFAR-10 tar.gz",
+    )
+    parser.add_argument("--render-size", default="512", metavar="N|full")
+    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--overlap", type=int, default=64)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--resize",
+        type=int,
+        default=0,
+        help="resize truths to NxN first (CIFAR-10 seed experiment: 64)",
+    )
+    parser.add_argument("--limit", type=int, default=0, help="evaluate the first N images")
+    parser.add_argument("--csv", metavar="FILE", help="per-image CSV (default: none)")
+    parser.add_argument("--json", metavar="FILE", help="write the summary as JSON")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from colorizer_app.engine.pipeline import ColorizeSettings
+    from models.errors import ColorizerError
+    from trainer.evaluate import evaluate
+
+    try:
+        render = None if args.render_size == "full" else int(args.render_size)
+        settings = ColorizeSettings(
+            render_size=render, tile=args.tile, overlap=args.overlap, device=args.device
+        )
+        result = evaluate(args.model, args.data, settings, resize=args.resize, limit=args.limit)
+    except (ColorizerError, ValueError) as err:
+        print(f"colorizer evaluate: error: {err}", file=sys.stderr)
+        return 2
+    for name, why in result.skipped:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    print(result.table())
+    if args.csv:
+        result.write_csv(args.csv)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.summary(), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trainer [options]``: the train command alone (what torchrun launches)."""
+    import logging
+
+    parser = argparse.ArgumentParser(prog="python -m trainer", description="Train a colorizer.")
+    add_train_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    return run_train(args)

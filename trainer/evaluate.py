@@ -1,0 +1,133 @@
+"""``colorizer evaluate``: a model against ground truth, through the app's own engine.
+
+Every image goes through exactly what the app does (render size, tiles, blending, merge with
+the full-resolution L). The input is the photo itself: the engine uses its L only. Scores are
+reported next to the gray baseline (the photo's own L, no colour) on the same images.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from colorizer_app.engine.errors import ColorizerError
+from colorizer_app.engine.imageio import read_image
+from colorizer_app.engine.pipeline import ColorizeSettings, colorize
+from colorizer_app.engine.progress import NullProgress, Progress
+from models.modelfile import load_generator
+from trainer import metrics
+from trainer.data import Cifar10Tar, DataError, _image_files, _to_8bit_rgb
+
+COLUMNS = [
+    "image",
+    "psnr",
+    "ssim",
+    "colourfulness",
+    "gray_psnr",
+    "gray_ssim",
+    "truth_colourfulness",
+]
+
+
+@dataclass
+class Evaluation:
+    rows: list[dict] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def mean(self, key: str) -> float:
+        return float(np.mean([r[key] for r in self.rows])) if self.rows else float("nan")
+
+    def summary(self) -> dict[str, float]:
+        out = {k: self.mean(k) for k in COLUMNS[1:]}
+        out["images"] = len(self.rows)
+        out["psnr_gain"] = out["psnr"] - out["gray_psnr"]
+        out["ssim_gain"] = out["ssim"] - out["gray_ssim"]
+        out["colourfulness_ratio"] = out["colourfulness"] / max(out["truth_colourfulness"], 1e-9)
+        return out
+
+    def table(self) -> str:
+        s = self.summary()
+        return "\n".join(
+            [
+                f"{s['images']} images",
+                "| | PSNR dB | SSIM | colourfulness |",
+                "|---|---|---|---|",
+                f"| model | {s['psnr']:.2f} ({s['psnr_gain']:+.2f}) | {s['ssim']:.4f} "
+                f"({s['ssim_gain']:+.4f}) | {s['colourfulness']:.1f} "
+                f"({s['colourfulness_ratio']:.0%} of truth) |",
+                f"| gray baseline | {s['gray_psnr']:.2f} | {s['gray_ssim']:.4f} | 0.0 |",
+                f"| ground truth | - | - | {s['truth_colourfulness']:.1f} |",
+            ]
+        )
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            for row in self.rows:
+                writer.writerow(
+                    {k: (f"{v:.5f}" if isinstance(v, float) else v) for k, v in row.items()}
+                )
+        os.replace(tmp, path)
+
+
+def iter_truths(data: str | os.PathLike, *, resize: int = 0, limit: int = 0):
+    """Yield (name, RGB uint8 truth) from a folder of photos or the CIFAR-10 test split."""
+    data = Path(data)
+    if data.is_file() and data.name.endswith((".tar.gz", ".tgz", ".tar")):
+        source = Cifar10Tar(data, "test")
+        items = ((source.name(i), lambda i=i: source.load(i).rgb) for i in range(len(source)))
+    elif data.is_dir():
+        files = _image_files(data)
+        if not files:
+            raise DataError(f"{data}: no images found")
+        items = (
+            (str(p.relative_to(data)), lambda p=p: _to_8bit_rgb(read_image(p).pixels))
+            for p in files
+        )
+    else:
+        raise DataError(f"{data}: evaluation data not found")
+    for count, (name, load) in enumerate(items):
+        if limit and count >= limit:
+            return
+        try:
+            truth = load()
+        except ColorizerError as err:
+            yield name, err
+            continue
+        if resize:
+            truth = cv2.resize(truth, (resize, resize), interpolation=cv2.INTER_CUBIC)
+        yield name, truth
+
+
+def evaluate(
+    model: str | os.PathLike,
+    data: str | os.PathLike,
+    settings: ColorizeSettings | None = None,
+    *,
+    resize: int = 0,
+    limit: int = 0,
+    progress: Progress | None = None,
+) -> Evaluation:
+    progress = progress or NullProgress()
+    settings = settings or ColorizeSettings()
+    runner = settings.make_runner(load_generator(model))
+    result = Evaluation()
+    for done, (name, truth) in enumerate(iter_truths(data, resize=resize, limit=limit), 1):
+        progress.check_cancelled()
+        if isinstance(truth, Exception):
+            result.skipped.append((name, str(truth)))
+            continue
+        output = colorize(truth, runner, settings)
+        result.rows.append({"image": name, **metrics.score(output, truth)})
+        progress.update(done, limit or 0, name)
+    if not result.rows:
+        raise DataError(f"{data}: no image could be evaluated")
+    return result

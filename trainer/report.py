@@ -1,0 +1,100 @@
+"""Run artefacts: metric lines (JSON Lines), the loss-curve PNG and sample grids."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.color import denormalize_ab, merge_l_ab
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a crash
+            continue
+    return records
+
+
+def to_rgb8(L_norm: np.ndarray, out: np.ndarray, color_space: str) -> np.ndarray:
+    """Network tensors (1, S, S) L and (C, S, S) output -> (S, S, 3) uint8 RGB."""
+    L = (L_norm[0] + 1.0) * 50.0
+    if color_space == "lab":
+        return merge_l_ab(L.astype(np.float32), denormalize_ab(out.transpose(1, 2, 0)))
+    return np.rint((np.clip(out, -1, 1).transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+
+
+def sample_grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Stack (gray | output | truth) triples of uint8 RGB images into one image."""
+    pad = 4
+    lines = []
+    for gray, output, truth in rows:
+        sep = np.full((gray.shape[0], pad, 3), 255, np.uint8)
+        lines.append(np.hstack([gray, sep, output, sep, truth]))
+        lines.append(np.full((pad, lines[-1].shape[1], 3), 255, np.uint8))
+    return np.vstack(lines[:-1])
+
+
+def write_png(path: Path, rgb: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if ok:
+        buf.tofile(tmp)
+        os.replace(tmp, path)
+
+
+def loss_curve(path: Path, steps: list[dict], evals: list[dict]) -> None:
+    """Plot generator/discriminator losses and validation PSNR/colourfulness to a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    x = [s["step"] for s in steps]
+    for key, label in (
+        ("g_l1", "G L1"),
+        ("g_adv", "G adversarial"),
+        ("d_real", "D real"),
+        ("d_fake", "D fake"),
+    ):
+        ys = [s.get(key) for s in steps]
+        if any(v is not None for v in ys):
+            (ax1 if key == "g_l1" else ax2).plot(
+                x, [np.nan if v is None else v for v in ys], label=label
+            )
+    ax1.set_title("generator L1")
+    ax2.set_title("adversarial losses")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("step")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right", fontsize=8)
+    if evals:
+        ex = [e["step"] for e in evals]
+        ax3.plot(ex, [e["psnr"] - e["gray_psnr"] for e in evals], label="PSNR - gray (dB)")
+        ax3b = ax3.twinx()
+        ratio = [e["colourfulness"] / max(e["truth_colourfulness"], 1e-6) for e in evals]
+        ax3b.plot(ex, ratio, color="tab:red", label="colourfulness / truth")
+        ax3b.set_ylim(0, max(1.2, max(ratio) * 1.1))
+        ax3.axhline(0, color="gray", lw=0.5)
+        ax3.set_title("validation")
+        ax3.set_xlabel("step")
+        ax3.legend(loc="upper left", fontsize=8)
+        ax3b.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    os.replace(tmp, path)

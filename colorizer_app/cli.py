@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"colorizer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    g = sub.add_parser("gui", help="open the desktop app (the default with no command)")
+    g.add_argument("path", nargs="?", help="a photo to open")
 
     c = sub.add_parser(
         "colorize",
@@ -107,7 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    # `colorizer` alone, or `colorizer PHOTO`, opens the desktop app
+    if not argv or (
+        len(argv) == 1
+        and not argv[0].startswith("-")
+        and argv[0] not in ("colorize", "train", "evaluate", "gui")
+    ):
+        return _gui(argv[0] if argv else None)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -116,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "gui":
+        return _gui(args.path)
     if args.command == "colorize":
         return _colorize(args)
     if args.command == "train":
@@ -128,6 +140,20 @@ def main(argv: list[str] | None = None) -> int:
         return run_evaluate(args)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _gui(path: str | None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        from colorizer_app.gui.app import run
+    except ImportError as err:
+        print(
+            f"colorizer: the desktop app cannot start ({err}); see the README's "
+            "troubleshooting for Qt's system libraries",
+            file=sys.stderr,
+        )
+        return 2
+    return run(path)
 
 
 def _colorize(args: argparse.Namespace) -> int:

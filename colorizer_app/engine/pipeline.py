@@ -101,8 +101,9 @@ def predict_ab(
     runner: GeneratorRunner,
     settings: ColorizeSettings,
     progress: Progress | None = None,
+    on_batch=None,
 ) -> np.ndarray:
-    """Predict a, b at the render size.
+    """Predict a, b at the render size (``on_batch``: see :func:`tiling.tiled_apply`).
 
     Parameters
     ----------
@@ -133,6 +134,7 @@ def predict_ab(
         overlap=settings.overlap,
         batch_size=runner.batch_size,
         progress=progress,
+        on_batch=on_batch,
     )
 
 

@@ -146,6 +146,7 @@ def tiled_apply(
     overlap: int = 32,
     batch_size: int = 4,
     progress: Progress | None = None,
+    on_batch: Callable[[np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Apply ``model`` to an image tile by tile and blend the predictions.
 
@@ -153,7 +154,9 @@ def tiled_apply(
     memory holds the output, one batch of tiles and the model's activations for that batch,
     whatever the number of tiles. Tiles of an image smaller than ``tile`` are padded by edge
     replication and cropped back. ``progress.update`` is called once per tile and
-    ``progress.check_cancelled`` before every batch.
+    ``progress.check_cancelled`` before every batch. ``on_batch(accumulator)`` (for live
+    previews) sees the output after each batch, weighted but not yet normalised: finished
+    regions are final, regions still waiting for a neighbouring tile are faded.
 
     Returns
     -------
@@ -181,6 +184,8 @@ def tiled_apply(
             done += 1
             progress.update(done, total, "colorizing tiles")
         pending.clear()
+        if on_batch is not None:
+            on_batch(out)
 
     for t in grid:
         patch = np.asarray(read(t.y0, t.y1, t.x0, t.x1), np.float32)

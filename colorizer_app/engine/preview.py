@@ -1,0 +1,76 @@
+"""Display pyramids for viewing huge photos (Qt-free, so it is testable and reusable).
+
+A :class:`Pyramid` holds a photo at full size and at halved sizes down to ``min_side``; a viewer
+draws from the coarsest level that still has at least one image pixel per screen pixel, so a
+100-megapixel scan repaints from a level the size of the screen, never from the full image.
+:func:`compose_levels` colours each level from the cached a,b, which is how a strength change
+redraws instantly without touching the network.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from colorizer_app.engine.pipeline import compose, render_luminance
+
+
+class Pyramid:
+    """Levels of one image: ``levels[0]`` is full size, each next level half the previous."""
+
+    def __init__(self, levels: list[np.ndarray]) -> None:
+        if not levels:
+            raise ValueError("a pyramid needs at least one level")
+        self.levels = levels
+
+    @classmethod
+    def build(cls, image: np.ndarray, *, min_side: int = 512) -> Pyramid:
+        levels = [image]
+        while min(levels[-1].shape[:2]) // 2 >= min_side:
+            prev = levels[-1]
+            size = (prev.shape[1] // 2, prev.shape[0] // 2)
+            levels.append(cv2.resize(prev, size, interpolation=cv2.INTER_AREA))
+        return cls(levels)
+
+    @property
+    def height(self) -> int:
+        return self.levels[0].shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.levels[0].shape[1]
+
+    def level_for(self, zoom: float) -> int:
+        """The coarsest level with at least one pixel per screen pixel at ``zoom``."""
+        level = 0
+        while level + 1 < len(self.levels) and zoom <= 0.5 ** (level + 1):
+            level += 1
+        return level
+
+    def scale_of(self, level: int) -> float:
+        """Level pixels per full-size pixel (horizontal)."""
+        return self.levels[level].shape[1] / self.width
+
+
+def to_display(pixels: np.ndarray) -> np.ndarray:
+    """Photo pixels (gray/RGB, 8/16 bit) -> (H, W, 3) uint8 RGB for the screen."""
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    return np.ascontiguousarray(pixels)
+
+
+def luminance_preview(pixels: np.ndarray, render_size: int | None) -> np.ndarray:
+    """What the network sees (L at the render size), as (h, w, 3) uint8 gray."""
+    L = render_luminance(pixels, render_size)
+    gray = np.rint(L * 2.55).clip(0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def compose_levels(
+    source: Pyramid, ab: np.ndarray, strength: float, levels: list[int] | None = None
+) -> dict[int, np.ndarray]:
+    """Colour the given levels (default: all) of an 8-bit display pyramid from cached a,b."""
+    wanted = range(len(source.levels)) if levels is None else levels
+    return {k: compose(source.levels[k], ab, strength) for k in wanted}

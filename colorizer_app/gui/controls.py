@@ -1,0 +1,166 @@
+"""The colorize workspace's settings panel: model, render size, tiles, strength, device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, ColorizeSettings
+from colorizer_app.gui.model_store import ModelEntry, available_models
+
+RENDER_SIZES = ["256", "384", "512", "768", "1024", "1536", "2048", "full"]
+
+
+class ControlsPanel(QWidget):
+    settings_changed = Signal()  # anything that needs a new network run
+    render_size_changed = Signal()
+    strength_changed = Signal(float)  # re-applied to the cached colour, no network
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._extra_models: list[Path] = []
+        self.model = QComboBox()
+        self.browse = QPushButton("Browse…")
+        self.render = QComboBox()
+        self.render.addItems(RENDER_SIZES)
+        self.render.setCurrentText(str(DEFAULT_RENDER_SIZE))
+        self.tile = QComboBox()
+        self.tile.addItems(["256", "512"])
+        self.overlap = QSpinBox()
+        self.overlap.setRange(0, 128)
+        self.overlap.setSingleStep(8)
+        self.overlap.setValue(64)
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, 200)
+        self.strength.setValue(100)
+        self.strength_label = QLabel("100%")
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+        self.precision = QComboBox()
+        self.precision.addItems(["fp32", "bf16", "fp16"])
+        self.device_used = QLabel("–")
+
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.browse)
+        strength_row = QHBoxLayout()
+        strength_row.addWidget(self.strength, 1)
+        strength_row.addWidget(self.strength_label)
+        form = QFormLayout(self)
+        form.addRow("Model", model_row)
+        form.addRow("Render size", self.render)
+        form.addRow("Tile", self.tile)
+        form.addRow("Overlap", self.overlap)
+        form.addRow("Colour strength", strength_row)
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
+        form.addRow("Ran on", self.device_used)
+
+        self.browse.clicked.connect(self._on_browse)
+        self.strength.valueChanged.connect(self._on_strength)
+        self.render.currentTextChanged.connect(self.render_size_changed)
+        for combo in (self.model, self.render, self.tile, self.device, self.precision):
+            combo.currentIndexChanged.connect(self.settings_changed)
+        self.overlap.valueChanged.connect(self.settings_changed)
+        self.refresh_models()
+
+    # --- models ----------------------------------------------------------------------------
+    def refresh_models(self, select: Path | None = None) -> None:
+        current = select or self.model_path()
+        entries = available_models(self._extra_models)
+        self.model.blockSignals(True)
+        self.model.clear()
+        for entry in entries:
+            self.model.addItem(entry.label, str(entry.path))
+            self.model.setItemData(
+                self.model.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole
+            )
+        if current is not None:
+            index = self.model.findData(str(current))
+            if index >= 0:
+                self.model.setCurrentIndex(index)
+        self.model.blockSignals(False)
+
+    def add_model(self, path: Path) -> None:
+        path = Path(path)
+        if path not in self._extra_models:
+            self._extra_models.append(path)
+        self.refresh_models(select=path)
+        self.settings_changed.emit()
+
+    def model_path(self) -> Path | None:
+        data = self.model.currentData()
+        return Path(data) if data else None
+
+    def default_entry(self) -> ModelEntry | None:
+        entries = available_models()
+        return entries[0] if entries and entries[0].label == "Default model" else None
+
+    def _on_browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a model file", "", "Colorizer models (*.safetensors)"
+        )
+        if path:
+            self.add_model(Path(path))
+
+    # --- values ----------------------------------------------------------------------------
+    def _on_strength(self, value: int) -> None:
+        self.strength_label.setText(f"{value}%")
+        self.strength_changed.emit(value / 100.0)
+
+    def render_size(self) -> int | None:
+        text = self.render.currentText()
+        return None if text == "full" else int(text)
+
+    def settings(self) -> ColorizeSettings:
+        return ColorizeSettings(
+            render_size=self.render_size(),
+            tile=int(self.tile.currentText()),
+            overlap=self.overlap.value(),
+            strength=self.strength.value() / 100.0,
+            device=self.device.currentText(),
+            precision=self.precision.currentText(),
+        )
+
+    # --- persistence -----------------------------------------------------------------------
+    def save(self, store: QSettings) -> None:
+        store.setValue("controls/render", self.render.currentText())
+        store.setValue("controls/tile", self.tile.currentText())
+        store.setValue("controls/overlap", self.overlap.value())
+        store.setValue("controls/strength", self.strength.value())
+        store.setValue("controls/device", self.device.currentText())
+        store.setValue("controls/precision", self.precision.currentText())
+        store.setValue("controls/model", str(self.model_path() or ""))
+        store.setValue("controls/extra_models", [str(p) for p in self._extra_models])
+
+    def restore(self, store: QSettings) -> None:
+        for combo, key in (
+            (self.render, "render"),
+            (self.tile, "tile"),
+            (self.device, "device"),
+            (self.precision, "precision"),
+        ):
+            value = store.value(f"controls/{key}")
+            if value is not None and combo.findText(str(value)) >= 0:
+                combo.setCurrentText(str(value))
+        self.overlap.setValue(int(store.value("controls/overlap", 64)))
+        self.strength.setValue(int(store.value("controls/strength", 100)))
+        extra = store.value("controls/extra_models") or []
+        self._extra_models = [
+            Path(p) for p in (extra if isinstance(extra, list) else [extra]) if Path(p).is_file()
+        ]
+        model = store.value("controls/model")
+        self.refresh_models(select=Path(model) if model else None)

@@ -1,0 +1,160 @@
+"""The main window: menus, tabs, drag and drop, recent files, persistent settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
+
+from colorizer_app import __version__
+from colorizer_app.engine.imageio import INPUT_EXTENSIONS
+from colorizer_app.gui.viewer import Mode
+from colorizer_app.gui.workspace import ColorizeWorkspace
+
+MAX_RECENT = 8
+IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(INPUT_EXTENSIONS)) + ")"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.store = settings or QSettings("Colorizer", "Colorizer")
+        self.setWindowTitle("Colorizer")
+        self.setAcceptDrops(True)
+        self.workspace = ColorizeWorkspace()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.workspace, "Colorize")
+        self.setCentralWidget(self.tabs)
+        self._build_menus()
+        self.workspace.photo_opened.connect(self._on_photo_opened)
+        self.workspace.restore_settings(self.store)
+        geometry = self.store.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        self.statusBar().showMessage(f"Colorizer {__version__}")
+
+    # --- menus -----------------------------------------------------------------------------
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._action(
+            file_menu,
+            "&Save As…",
+            lambda: self.workspace.save_as(),
+            QKeySequence.StandardKey.SaveAs,
+        )
+        self._action(
+            file_menu,
+            "&Copy Colorized Image",
+            self.workspace.copy_to_clipboard,
+            QKeySequence.StandardKey.Copy,
+        )
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        run_menu = self.menuBar().addMenu("&Colorize")
+        self._action(run_menu, "&Colorize", self.workspace.colorize, "Ctrl+R")
+        self._action(run_menu, "C&ancel", self.workspace.cancel, "Esc")
+
+        view = self.menuBar().addMenu("&View")
+        for key, text, mode in (
+            ("1", "&Original", Mode.ORIGINAL),
+            ("2", "&L Channel (what the model sees)", Mode.LUMINANCE),
+            ("3", "&Colorized", Mode.COLORIZED),
+            ("4", "&Before / After", Mode.SPLIT),
+        ):
+            self._action(
+                view, text, lambda checked=False, m=mode: self.workspace.viewer.set_mode(m), key
+            )
+        view.addSeparator()
+        self._action(view, "&Fit to Window", self.workspace.viewer.fit, "F")
+        self._action(view, "&Actual Size (100%)", self.workspace.viewer.actual_size, "Ctrl+1")
+        self._action(
+            view,
+            "Zoom &In",
+            lambda: self.workspace.viewer.zoom_by(1.25),
+            QKeySequence.StandardKey.ZoomIn,
+        )
+        self._action(
+            view,
+            "Zoom &Out",
+            lambda: self.workspace.viewer.zoom_by(0.8),
+            QKeySequence.StandardKey.ZoomOut,
+        )
+        self._refresh_recent()
+
+    # --- open ------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        folder = str(self.store.value("last_folder", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a photo", folder, f"{IMAGE_FILTER};;All files (*)"
+        )
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> None:
+        self.workspace.open_path(path)
+
+    def _on_photo_opened(self, path: str) -> None:
+        self.setWindowTitle(f"{Path(path).name} – Colorizer")
+        self.store.setValue("last_folder", str(Path(path).parent))
+        recent = [p for p in self._recent() if p != path]
+        self.store.setValue("recent", [path, *recent][:MAX_RECENT])
+        self._refresh_recent()
+
+    def _recent(self) -> list[str]:
+        value = self.store.value("recent") or []
+        return [value] if isinstance(value, str) else list(value)
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda checked=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    # --- drag and drop ---------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            self.open_path(files[0])
+            event.acceptProposedAction()
+
+    # --- close -----------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self.workspace.has_unfinished_work():
+            answer = QMessageBox.question(
+                self,
+                "Quit Colorizer?",
+                "A job is still running. Cancel it and quit?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.workspace.shutdown()
+        self.store.setValue("window/geometry", self.saveGeometry())
+        self.workspace.save_settings(self.store)
+        self.store.sync()
+        event.accept()
+
+
+__all__ = ["MainWindow", "Qt"]

@@ -1,0 +1,196 @@
+"""Background jobs for the GUI: one QObject worker per job, moved to its own QThread.
+
+Workers only call the Qt-free engine. Every exception becomes the ``failed`` signal with a
+one-line reason; cancellation is a flag checked by the engine's progress protocol (never
+``QThread.terminate``). Arrays cross threads; QImages are made on the GUI thread. Progress and
+preview signals are throttled so a fast job cannot flood the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from colorizer_app.engine.errors import Cancelled, ColorizerError
+from colorizer_app.engine.progress import CallbackProgress
+
+log = logging.getLogger(__name__)
+
+PREVIEW_INTERVAL_S = 0.25
+PROGRESS_INTERVAL_S = 0.05
+PREVIEW_MAX_SIDE = 1024
+
+
+class Worker(QObject):
+    """Runs ``job(progress, emit_preview)`` on a thread; reports through typed signals."""
+
+    progress = Signal(int, int, str)  # done, total, message
+    preview = Signal(object)  # a numpy array, job-specific
+    finished = Signal(object)  # the job's result
+    failed = Signal(str)  # one-line reason
+    cancelled = Signal()
+
+    def __init__(self, job: Callable, name: str = "job") -> None:
+        super().__init__()
+        self._job = job
+        self.name = name
+        self._last_progress = 0.0
+        self._token = CallbackProgress(self._on_progress)
+
+    def cancel(self) -> None:
+        self._token.cancel()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._token.cancelled
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self.progress.emit(done, total, message)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._job(self._token, self.preview.emit)
+        except Cancelled:
+            self.cancelled.emit()
+        except ColorizerError as err:
+            self.failed.emit(str(err))
+        except MemoryError:
+            self.failed.emit("out of memory: try a smaller render size")
+        except Exception as err:  # a bug must reach the user as a message, not a dead thread
+            log.error("%s failed:\n%s", self.name, traceback.format_exc())
+            self.failed.emit(f"unexpected error: {type(err).__name__}: {err}")
+        else:
+            self.finished.emit(result)
+
+
+class Job(QObject):
+    """GUI-thread side of a worker: its slots run the caller's callbacks on the GUI thread.
+
+    (Signals connected straight to Python functions would run them on the worker's thread;
+    connecting them to this object's slots makes them queued.)
+    """
+
+    def __init__(self, owner: QObject, worker: Worker, thread: QThread, callbacks: dict) -> None:
+        super().__init__(owner)
+        self.worker, self.thread, self._callbacks = worker, thread, callbacks
+        self.done = False
+        self._abandoned = False
+        worker.progress.connect(self._on_progress)
+        worker.preview.connect(self._on_preview)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+
+    def _call(self, key: str, *args) -> None:
+        callback = self._callbacks.get(key)
+        if callback is not None:
+            callback(*args)
+
+    @Slot(int, int, str)
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self._call("progress", done, total, message)
+
+    @Slot(object)
+    def _on_preview(self, item) -> None:
+        if not self._abandoned:
+            self._call("preview", item)
+
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        self._end("finished", result)
+
+    @Slot(str)
+    def _on_failed(self, why: str) -> None:
+        self._end("failed", why)
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self._end("cancelled")
+
+    def _end(self, key: str, *args) -> None:
+        self.done = True
+        self._call("done")
+        if self._abandoned and key != "cancelled":  # cancelled after its work was done:
+            key, args = "cancelled", ()  # the owner no longer wants the result
+        self._call(key, *args)
+
+    def cancel(self) -> None:
+        """Ask the worker to stop; from now on only ``cancelled`` is reported."""
+        self._abandoned = True
+        try:
+            self.worker.cancel()
+        except RuntimeError:  # the worker already finished and was deleted
+            pass
+
+
+_threads: list[QThread] = []  # every thread started, for the tests' leak check
+
+
+def live_threads() -> list[QThread]:
+    """Threads started by :func:`start` that are still running."""
+    alive = []
+    for thread in list(_threads):
+        try:
+            if thread.isRunning():
+                alive.append(thread)
+            else:
+                _threads.remove(thread)
+        except RuntimeError:  # deleted on the C++ side: finished
+            _threads.remove(thread)
+    return alive
+
+
+def start(job: Callable, name: str, owner: QObject, **callbacks) -> Job:
+    """Run ``job(progress, emit_preview)`` on a new QThread; callbacks run on the GUI thread.
+
+    Callbacks (all optional): finished(result), failed(reason), cancelled(), progress(done,
+    total, message), preview(item), done() (before any of the three endings).
+    """
+    thread = QThread()
+    thread.setObjectName(name)
+    worker = Worker(job, name)
+    worker.moveToThread(thread)
+    handle = Job(owner, worker, thread, callbacks)
+    thread.started.connect(worker.run)
+    for signal in (worker.finished, worker.failed, worker.cancelled):
+        signal.connect(thread.quit)
+    thread.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    _threads.append(thread)
+    thread.start()
+    return handle
+
+
+class PreviewThrottle:
+    """Turns the engine's per-batch accumulator into at most a few small previews a second."""
+
+    def __init__(self, emit: Callable[[np.ndarray], None]) -> None:
+        self._emit = emit
+        self._last = 0.0
+
+    def __call__(self, accumulator: np.ndarray) -> None:
+        now = time.monotonic()
+        if now - self._last < PREVIEW_INTERVAL_S:
+            return
+        self._last = now
+        h, w = accumulator.shape[:2]
+        scale = min(1.0, PREVIEW_MAX_SIDE / max(h, w))
+        if scale < 1.0:
+            small = cv2.resize(
+                accumulator,
+                (max(1, round(w * scale)), max(1, round(h * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
+        else:
+            small = accumulator.copy()
+        self._emit(small)

@@ -1,0 +1,381 @@
+"""The Colorize tab: viewer + controls + progress; opens, colorizes, previews and saves."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from colorizer_app.engine.imageio import Photo, read_image, write_image
+from colorizer_app.engine.pipeline import ColorizeSettings, compose, predict_ab
+from colorizer_app.engine.preview import Pyramid, luminance_preview, to_display
+from colorizer_app.gui import workers
+from colorizer_app.gui.controls import ControlsPanel
+from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
+from models.errors import ModelFileError
+from models.modelfile import LoadedGenerator, load_generator
+
+
+@dataclass
+class Document:
+    """The open photo and what was computed for it."""
+
+    photo: Photo
+    display: Pyramid
+    ab: np.ndarray | None = None  # a,b at the render size of the last run (Lab units)
+    colorized: dict[int, np.ndarray] | None = None  # display level -> coloured level
+
+    @property
+    def path(self) -> Path | None:
+        return self.photo.path
+
+
+class ColorizeWorkspace(QWidget):
+    photo_opened = Signal(str)
+    network_runs = Signal(int)  # how many times the network ran (tests, status)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc: Document | None = None
+        self.strength = 1.0
+        self._generator: LoadedGenerator | None = None
+        self._jobs: dict[str, workers.Job] = {}
+        self._run_count = 0
+        self._started = 0.0
+
+        self.viewer = PhotoViewer()
+        self.controls = ControlsPanel()
+        self.colorize_button = QPushButton("Colorize")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.eta = QLabel("")
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+
+        side = QVBoxLayout()
+        side.addWidget(self.controls)
+        side.addWidget(self.colorize_button)
+        side.addWidget(self.cancel_button)
+        side.addWidget(self.progress)
+        side.addWidget(self.eta)
+        side.addWidget(self.info)
+        side.addStretch(1)
+        panel = QWidget()
+        panel.setLayout(side)
+        panel.setFixedWidth(300)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.viewer, 1)
+        layout.addWidget(panel)
+
+        self.colorize_button.clicked.connect(self.colorize)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.controls.strength_changed.connect(self._on_strength_changed)
+        self.controls.render_size_changed.connect(self._on_render_size_changed)
+
+    # --- open ------------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> None:
+        path = Path(path)
+        render = self.controls.render_size()
+
+        def job(progress, emit):
+            photo = read_image(path)
+            display = Pyramid.build(to_display(photo.pixels))
+            return photo, display, luminance_preview(photo.pixels, render)
+
+        self._start(
+            "load",
+            job,
+            finished=self._on_loaded,
+            failed=lambda why: self._error("Cannot open this photo", why),
+        )
+
+    def _on_loaded(self, result) -> None:
+        photo, display, lum = result
+        self.cancel()  # a run on the previous photo is meaningless now
+        self.doc = Document(photo, display)
+        self.viewer.set_photo_size(display.width, display.height)
+        self.viewer.set_layer(
+            Mode.ORIGINAL, [(lv, display.scale_of(i)) for i, lv in enumerate(display.levels)]
+        )
+        self._set_luminance(lum)
+        self.viewer.set_mode(Mode.ORIGINAL)
+        depth = f"{photo.bit_depth}-bit {'gray' if photo.is_gray else 'colour'}"
+        self.info.setText(f"{photo.path.name}: {photo.width}x{photo.height}, {depth}")
+        self.progress.setValue(0)
+        self.eta.setText("")
+        self.photo_opened.emit(str(photo.path))
+
+    def _set_luminance(self, lum: np.ndarray) -> None:
+        if self.doc is not None:
+            self.viewer.set_layer(Mode.LUMINANCE, [(lum, lum.shape[1] / self.doc.display.width)])
+
+    def _on_render_size_changed(self) -> None:
+        if self.doc is None:
+            return
+        pixels, render = self.doc.photo.pixels, self.controls.render_size()
+        self._start(
+            "luminance",
+            lambda progress, emit: luminance_preview(pixels, render),
+            finished=self._set_luminance,
+            failed=lambda why: None,
+        )
+
+    # --- colorize --------------------------------------------------------------------------
+    def colorize(self) -> None:
+        if self.doc is None or "colorize" in self._jobs:
+            return
+        model_path = self.controls.model_path()
+        if model_path is None:
+            self._error("No model", "No model is available: choose a model file (Browse…).")
+            return
+        settings = self.controls.settings()
+        pixels = self.doc.photo.pixels
+        cached = self._generator
+
+        def job(progress, emit):
+            generator = cached
+            if generator is None or generator.path != model_path:
+                generator = load_generator(model_path)
+            runner = settings.make_runner(generator)
+            ab = predict_ab(
+                pixels, runner, settings, progress, on_batch=workers.PreviewThrottle(emit)
+            )
+            return ab, generator, f"{runner.device.type} ({settings.precision})"
+
+        if self.viewer.mode in (Mode.ORIGINAL, Mode.LUMINANCE):
+            self.viewer.set_mode(Mode.COLORIZED)
+        self._started = time.monotonic()
+        self.colorize_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._start(
+            "colorize",
+            job,
+            finished=self._on_colorized,
+            failed=self._on_colorize_failed,
+            progress=self._on_progress,
+            preview=self._on_tile_preview,
+            cancelled=self._on_colorize_cancelled,
+        )
+
+    def cancel(self) -> None:
+        job = self._jobs.get("colorize")
+        if job is not None:
+            job.cancel()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setMaximum(max(1, total))
+        self.progress.setValue(done)
+        elapsed = time.monotonic() - self._started
+        if 0 < done < total:
+            self.eta.setText(
+                f"{done}/{total} tiles, about {elapsed / done * (total - done):.0f} s left"
+            )
+        else:
+            self.eta.setText(f"{done}/{total} tiles")
+
+    def _on_tile_preview(self, ab_small: np.ndarray) -> None:
+        if self.doc is None:
+            return
+        level = len(self.doc.display.levels) - 1
+        coarse = self.doc.display.levels[level]
+        colored = compose(coarse, ab_small, self.strength)
+        self.viewer.set_layer(Mode.COLORIZED, [(colored, self.doc.display.scale_of(level))])
+
+    def _on_colorized(self, result) -> None:
+        ab, generator, device = result
+        self._generator = generator
+        self._run_count += 1
+        self.network_runs.emit(self._run_count)
+        self.controls.device_used.setText(device)
+        self._finish_run()
+        if self.doc is not None:
+            self.doc.ab = ab
+            self.recompose()
+
+    def _on_colorize_failed(self, why: str) -> None:
+        self._finish_run()
+        model = self.controls.model_path()
+        default = self.controls.default_entry()
+        if "model" in why.lower() and default is not None and model != default.path:
+            self._error(
+                "The model could not be used", f"{why}\n\nSwitching back to the default model."
+            )
+            self.controls.refresh_models(select=default.path)
+        else:
+            self._error("Colorization failed", why)
+
+    def _on_colorize_cancelled(self) -> None:
+        self._finish_run()
+        self.eta.setText("cancelled")
+        if self.doc is not None and self.doc.ab is not None:
+            self.recompose()  # back to the last complete result
+        elif self.doc is not None:
+            self.viewer.set_layer(Mode.COLORIZED, None)
+
+    def _finish_run(self) -> None:
+        self.colorize_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    # --- strength and composition ----------------------------------------------------------
+    def _on_strength_changed(self, strength: float) -> None:
+        self.strength = strength
+        self.recompose()
+
+    def recompose(self) -> None:
+        """Colour the display levels from the cached a,b: coarsest now, the rest in the
+        background (a newer request cancels the older one)."""
+        doc = self.doc
+        if doc is None or doc.ab is None:
+            return
+        ab, strength, display = doc.ab, self.strength, doc.display
+        coarsest = len(display.levels) - 1
+        doc.colorized = {coarsest: compose(display.levels[coarsest], ab, strength)}
+        self._show_colorized()
+        if coarsest == 0:
+            return
+
+        def job(progress, emit):
+            for level in range(coarsest - 1, -1, -1):
+                progress.check_cancelled()
+                emit((level, compose(display.levels[level], ab, strength, progress=progress)))
+            return None
+
+        def on_level(item, doc=doc, strength=strength):
+            if self.doc is doc and self.strength == strength and doc.colorized is not None:
+                doc.colorized[item[0]] = item[1]
+                self._show_colorized()
+
+        self._start(
+            "compose", job, finished=lambda _: None, failed=lambda why: None, preview=on_level
+        )
+
+    def _show_colorized(self) -> None:
+        doc = self.doc
+        if doc is not None and doc.colorized:
+            self.viewer.set_layer(
+                Mode.COLORIZED, [(lv, doc.display.scale_of(k)) for k, lv in doc.colorized.items()]
+            )
+
+    # --- save / copy -----------------------------------------------------------------------
+    def save_as(self, path: str | Path | None = None, *, confirm: bool = True) -> None:
+        doc = self.doc
+        if doc is None or doc.ab is None:
+            self._error("Nothing to save", "Colorize the photo first.")
+            return
+        if path is None:
+            start = str(doc.path.with_name(doc.path.stem + "-colorized.png")) if doc.path else ""
+            path, _ = QFileDialog.getSaveFileName(
+                self,
+                "Save colorized photo",
+                start,
+                "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff)",
+            )
+            if not path:
+                return
+        path = Path(path)
+        if doc.path is not None and path.resolve() == doc.path.resolve() and confirm:
+            answer = QMessageBox.warning(
+                self,
+                "Replace the original?",
+                f"{path.name} is the original photo. Replacing it cannot be undone.",
+                QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Save,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Save:
+                return
+        photo, ab, strength = doc.photo, doc.ab, self.strength
+
+        def job(progress, emit):
+            rgb = compose(photo.pixels, ab, strength, progress=progress)
+            return path, write_image(
+                path, rgb, alpha=photo.alpha, exif=photo.exif, icc_profile=photo.icc_profile
+            )
+
+        self._start(
+            "save",
+            job,
+            finished=self._on_saved,
+            failed=lambda why: self._error("Could not save", why),
+        )
+
+    def _on_saved(self, result) -> None:
+        path, notes = result
+        self.info.setText(f"Saved {path}" + "".join(f"\n{n}" for n in notes))
+
+    def copy_to_clipboard(self) -> bool:
+        doc = self.doc
+        if doc is None or not doc.colorized:
+            return False
+        finest = doc.colorized[min(doc.colorized)]
+        QGuiApplication.clipboard().setImage(qimage_of(finest).copy())
+        return True
+
+    # --- plumbing --------------------------------------------------------------------------
+    def _start(
+        self, name, job, *, finished, failed, progress=None, preview=None, cancelled=None
+    ) -> None:
+        """Run ``job`` on a worker thread; one job per ``name`` (an older one is cancelled)."""
+        running = self._jobs.get(name)
+        if running is not None:
+            running.cancel()
+        handle: workers.Job | None = None
+
+        def done() -> None:
+            if self._jobs.get(name) is handle:
+                del self._jobs[name]
+
+        handle = workers.start(
+            job,
+            name,
+            self,
+            finished=finished,
+            failed=failed,
+            progress=progress,
+            preview=preview,
+            cancelled=cancelled,
+            done=done,
+        )
+        self._jobs[name] = handle
+
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def has_unfinished_work(self) -> bool:
+        """A colorization or a save is running (worth asking before quitting)."""
+        return "colorize" in self._jobs or "save" in self._jobs
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Cancel every job and wait for the threads (called when the window closes)."""
+        for job in list(self._jobs.values()):
+            job.cancel()
+        for thread in workers.live_threads():
+            thread.wait(timeout_ms)
+        self._jobs.clear()
+
+    def _error(self, title: str, why: str) -> None:
+        QMessageBox.warning(self, title, why)
+
+    def save_settings(self, store: QSettings) -> None:
+        self.controls.save(store)
+
+    def restore_settings(self, store: QSettings) -> None:
+        self.controls.restore(store)
+
+
+__all__ = ["ColorizeWorkspace", "ColorizeSettings", "Document", "ModelFileError", "Qt"]

@@ -1,0 +1,1 @@
+"""Bundled resources (sample photos, icons, stylesheet), found with importlib.resources."""

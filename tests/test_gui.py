@@ -1,0 +1,220 @@
+"""The colorize workspace, offscreen, with a tiny random-weight generator."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QMimeData, QPointF, QSettings, QStandardPaths, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from colorizer_app.engine.imageio import read_image  # noqa: E402
+from colorizer_app.engine.pipeline import render_luminance  # noqa: E402
+from colorizer_app.gui import workers  # noqa: E402
+from colorizer_app.gui.main_window import MainWindow  # noqa: E402
+from colorizer_app.gui.viewer import Mode  # noqa: E402
+from colorizer_app.paths import sample_photo  # noqa: E402
+from tests.conftest import smooth_photo  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads(qtbot):
+    """Fail a test that leaves worker threads running (napari's _dangling_qthreads idea)."""
+    yield
+    qtbot.waitUntil(lambda: not workers.live_threads(), timeout=20000)
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    seen = []
+
+    def record(parent, title, text, *args, **kwargs):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "warning", record)
+    return seen
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_model_file):
+    QStandardPaths.setTestModeEnabled(True)
+    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    win.resize(900, 600)
+    win.show()
+    win.workspace.controls.add_model(tiny_model_file)
+    yield win
+    win.workspace.shutdown()
+
+
+def open_and_wait(qtbot, win, path):
+    win.open_path(path)
+    qtbot.waitUntil(
+        lambda: win.workspace.doc is not None and win.workspace.doc.path == path, timeout=20000
+    )
+
+
+def colorize_and_wait(qtbot, win):
+    ws = win.workspace
+    with qtbot.waitSignal(ws.network_runs, timeout=60000):
+        ws.colorize()
+    qtbot.waitUntil(lambda: "compose" not in ws._jobs, timeout=20000)
+
+
+def test_open_colorize_differs_from_input(qtbot, window):
+    open_and_wait(qtbot, window, sample_photo())
+    ws = window.workspace
+    colorize_and_wait(qtbot, window)
+    assert ws.doc.ab is not None
+    original = ws.doc.display.levels[-1]
+    colored = ws.doc.colorized[len(ws.doc.display.levels) - 1]
+    assert np.abs(colored.astype(int) - original).mean() > 1.0
+    assert ws.controls.device_used.text().startswith("cpu")
+    assert ws.viewer.mode == Mode.COLORIZED
+
+
+def test_cancel_mid_run_leaves_no_thread(qtbot, window, tmp_path):
+    big = tmp_path / "big.png"
+    Image.fromarray(smooth_photo(1500, 2000)).save(big)
+    open_and_wait(qtbot, window, big)
+    ws = window.workspace
+    ws.controls.render.setCurrentText("full")
+    progressed = []
+    ws.progress.valueChanged.connect(progressed.append)
+    ws.colorize()
+    qtbot.waitUntil(lambda: bool(progressed) and progressed[-1] >= 1, timeout=30000)
+    ws.cancel()
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=30000)
+    assert ws.doc.ab is None and ws.colorize_button.isEnabled()
+    assert ws.eta.text() == "cancelled"
+
+
+def test_split_line_changes_the_composite(qtbot, window):
+    open_and_wait(qtbot, window, sample_photo())
+    colorize_and_wait(qtbot, window)
+    viewer = window.workspace.viewer
+    viewer.set_mode(Mode.SPLIT)
+    viewer.set_split(0.9)
+    left = viewer.grab().toImage()
+    viewer.set_split(0.1)
+    right = viewer.grab().toImage()
+    x, y = int(viewer.width() * 0.5), int(viewer.height() * 0.5)
+    assert left.pixelColor(x, y) != right.pixelColor(x, y)
+    # dragging the handle moves the line
+    qtbot.mousePress(
+        viewer, Qt.MouseButton.LeftButton, pos=QPointF(viewer.width() * 0.1, 50).toPoint()
+    )
+    qtbot.mouseMove(viewer, QPointF(viewer.width() * 0.6, 50).toPoint())
+    qtbot.mouseRelease(
+        viewer, Qt.MouseButton.LeftButton, pos=QPointF(viewer.width() * 0.6, 50).toPoint()
+    )
+    assert viewer.split == pytest.approx(0.6, abs=0.02)
+
+
+def test_l_preview_is_the_engines_l(qtbot, window):
+    ws = window.workspace
+    ws.controls.render.setCurrentText("256")
+    open_and_wait(qtbot, window, sample_photo())
+    qtbot.waitUntil(lambda: "luminance" not in ws._jobs, timeout=20000)
+    layer = ws.viewer._layers[Mode.LUMINANCE]
+    shown = layer._levels[0][0][..., 0].astype(float)
+    expected = render_luminance(read_image(sample_photo()).pixels, 256) * 2.55
+    assert shown.shape == expected.shape == (256, 256)
+    assert np.abs(shown - expected).max() <= 0.5 + 1e-6
+
+
+def test_drag_and_drop_opens(qtbot, window, tmp_path):
+    photo = tmp_path / "dropped.jpg"
+    Image.fromarray(smooth_photo(100, 150)).save(photo)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photo))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    qtbot.waitUntil(
+        lambda: window.workspace.doc is not None and window.workspace.doc.path == photo,
+        timeout=20000,
+    )
+    assert "dropped.jpg" in window.windowTitle()
+
+
+def test_bad_file_shows_an_error_and_keeps_the_photo(qtbot, window, tmp_path, messages):
+    open_and_wait(qtbot, window, sample_photo())
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: bool(messages), timeout=20000)
+    assert "broken.jpg" in messages[0][1]
+    assert window.workspace.doc.path == sample_photo()
+
+
+def test_failing_model_reports_and_app_keeps_running(qtbot, window, tmp_path, messages):
+    open_and_wait(qtbot, window, sample_photo())
+    bad_model = tmp_path / "bad.safetensors"
+    bad_model.write_bytes(b"garbage" * 10)
+    ws = window.workspace
+    ws.controls._extra_models.append(bad_model)
+    ws.controls.refresh_models()
+    ws.controls.model.addItem("bad", str(bad_model))
+    ws.controls.model.setCurrentIndex(ws.controls.model.count() - 1)
+    ws.colorize()
+    qtbot.waitUntil(lambda: bool(messages), timeout=20000)
+    assert "bad.safetensors" in messages[0][1]
+    assert ws.colorize_button.isEnabled() and not ws.busy()
+
+
+def test_strength_change_does_not_rerun_the_network(qtbot, window):
+    open_and_wait(qtbot, window, sample_photo())
+    ws = window.workspace
+    colorize_and_wait(qtbot, window)
+    runs = ws._run_count
+    coarsest = len(ws.doc.display.levels) - 1
+    before = ws.doc.colorized[coarsest].copy()
+    ws.controls.strength.setValue(200)
+    after = ws.doc.colorized[coarsest]
+    assert not np.array_equal(before, after)  # applied at once, on the cached a,b
+    ws.controls.strength.setValue(0)
+    gray = ws.doc.colorized[coarsest].astype(int)
+    assert np.abs(gray - ws.doc.display.levels[coarsest]).max() <= 2
+    qtbot.waitUntil(lambda: "compose" not in ws._jobs, timeout=20000)
+    assert ws._run_count == runs == 1
+
+
+def test_save_as_and_original_protection(qtbot, window, tmp_path, messages):
+    src = tmp_path / "orig.png"
+    Image.fromarray(smooth_photo(300, 400)).save(src)
+    original_bytes = src.read_bytes()
+    open_and_wait(qtbot, window, src)
+    colorize_and_wait(qtbot, window)
+    ws = window.workspace
+    out = tmp_path / "out.tif"
+    ws.save_as(out)
+    qtbot.waitUntil(lambda: out.exists() and "save" not in ws._jobs, timeout=20000)
+    saved = read_image(out)
+    assert saved.pixels.shape == (300, 400, 3)
+    ws.save_as(src)  # the confirmation is answered Cancel
+    assert messages and "original" in messages[-1][1]
+    assert src.read_bytes() == original_bytes
+    assert ws.copy_to_clipboard()
+
+
+def test_settings_persist(qtbot, tmp_path, tiny_model_file):
+    QStandardPaths.setTestModeEnabled(True)
+    path = str(tmp_path / "s.ini")
+    win = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.workspace.controls.render.setCurrentText("1024")
+    win.workspace.controls.strength.setValue(130)
+    win.close()
+    again = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.workspace.controls.render.currentText() == "1024"
+    assert again.workspace.controls.strength.value() == 130

@@ -3,10 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# What `make run` colorizes, and where it writes.
-INPUT  ?= resources/samples
-OUTPUT ?= output
-MODEL  ?=
+# `make run PHOTO=path` opens that photo in the app.
+PHOTO  ?=
 
 .PHONY: setup test run lint bench clean
 
@@ -23,7 +21,7 @@ test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 run: setup
-	$(VENV)/bin/colorizer colorize $(INPUT) -o $(OUTPUT) $(if $(MODEL),--model $(MODEL))
+	$(VENV)/bin/colorizer $(PHOTO)
 
 lint: setup
 	$(VENV)/bin/ruff check .

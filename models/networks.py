@@ -21,8 +21,22 @@ from torch import nn
 Upsample = Literal["transpose", "resize_conv"]
 
 
+class ConfigMixin:
+    """``to_dict`` / ``from_dict`` for the settings dataclasses; unknown keys are an error."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} settings: {sorted(unknown)}")
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(ConfigMixin):
     """Architecture of the U-Net generator (everything needed to rebuild it)."""
 
     in_channels: int = 1  # the L channel
@@ -54,17 +68,6 @@ class GeneratorConfig:
     def multiple(self) -> int:
         """Input height and width must be multiples of this."""
         return 2**self.num_downs
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown generator settings: {sorted(unknown)}")
-        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ class PatchDiscriminator(nn.Module):
 
 
 @dataclass(frozen=True)
-class AutoencoderConfig:
+class AutoencoderConfig(ConfigMixin):
     """The naive CNN autoencoder baseline (one seed's baseline; trained with MSE).
 
     No skip connections: the colour has to pass through the bottleneck, which is why it
@@ -213,17 +216,6 @@ class AutoencoderConfig:
     @property
     def multiple(self) -> int:
         return 2**self.depth
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AutoencoderConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown autoencoder settings: {sorted(unknown)}")
-        return cls(**data)
 
 
 class ConvAutoencoder(nn.Module):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from models.networks import ConfigMixin
+
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigMixin):
     # --- data -------------------------------------------------------------------------------
     data: str = ""  # folder of colour photos, a folder with color/ (+ gray/), a CIFAR .tar.gz,
     #                 or a folder with l/ and ab/ .npy arrays
@@ -85,14 +87,6 @@ class TrainConfig:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown training settings: {sorted(unknown)}")
-        return cls(**data)
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:

@@ -1,0 +1,135 @@
+"""Contact sheets for the model card: Kodak (gray | ours | truth) and historical photos.
+
+Every photo is colorized at full resolution through the app's engine at default settings
+(``colorize_file`` exactly as the CLI), then shown reduced on the sheet; historical photos
+also get a 100% crop, so the full-resolution detail and the colour edges can be judged.
+
+Usage: python benchmarks/contact_sheet.py --model FILE --data ../shared/data --out docs/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from colorizer_app.engine.imageio import read_image  # noqa: E402
+from colorizer_app.engine.pipeline import ColorizeSettings, colorize  # noqa: E402
+from models.modelfile import load_generator  # noqa: E402
+from trainer.metrics import gray_baseline  # noqa: E402
+
+
+def _fit(img: np.ndarray, width: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    return cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    return np.repeat(pixels[..., None], 3, 2) if pixels.ndim == 2 else pixels
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    bar = np.full((22, img.shape[1], 3), 255, np.uint8)
+    cv2.putText(bar, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([bar, img])
+
+
+def _grid(rows: list[np.ndarray], pad: int = 6) -> np.ndarray:
+    width = max(r.shape[1] for r in rows)
+    out = []
+    for r in rows:
+        r = np.pad(r, ((0, pad), (0, width - r.shape[1]), (0, 0)), constant_values=255)
+        out.append(r)
+    return np.vstack(out)
+
+
+def _hstack(images: list[np.ndarray], pad: int = 6) -> np.ndarray:
+    height = max(i.shape[0] for i in images)
+    parts = []
+    for img in images:
+        img = np.pad(img, ((0, height - img.shape[0]), (0, pad), (0, 0)), constant_values=255)
+        parts.append(img)
+    return np.hstack(parts)
+
+
+def kodak_sheet(runner, settings, folder: Path, count: int, thumb: int) -> np.ndarray:
+    rows = []
+    files = sorted(folder.glob("*.png"))[:count]
+    for pair in range(0, len(files), 2):
+        cells = []
+        for f in files[pair : pair + 2]:
+            truth = _rgb(read_image(f).pixels)
+            ours = colorize(truth, runner, settings)
+            cells.append(
+                _label(
+                    _hstack(
+                        [_fit(gray_baseline(truth), thumb), _fit(ours, thumb), _fit(truth, thumb)],
+                        pad=2,
+                    ),
+                    f"{f.stem}: gray | ours | truth",
+                )
+            )
+        rows.append(_hstack(cells, pad=12))
+    return _grid(rows)
+
+
+def historical_sheet(runner, settings, folder: Path, thumb: int, crop: int) -> np.ndarray:
+    rows = []
+    cells = []
+    for f in sorted(folder.glob("*.jpg")):
+        photo = read_image(f)
+        ours = colorize(photo.pixels, runner, settings)  # full resolution
+        h, w = ours.shape[:2]
+        y, x = max(0, h // 3 - crop // 2), max(0, w // 2 - crop // 2)
+        detail = ours[y : y + crop, x : x + crop]
+        cells.append(
+            _label(
+                _hstack([_fit(_rgb(photo.pixels), thumb), _fit(ours, thumb), detail], pad=2),
+                f"{f.stem} ({w}x{h}): input | ours | 100% crop",
+            )
+        )
+        if len(cells) == 2:
+            rows.append(_hstack(cells, pad=12))
+            cells = []
+    if cells:
+        rows.append(_hstack(cells, pad=12))
+    return _grid(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    parser.add_argument("--render-size", default=None)
+    args = parser.parse_args()
+    settings = (
+        ColorizeSettings()
+        if args.render_size is None
+        else ColorizeSettings(
+            render_size=None if args.render_size == "full" else int(args.render_size)
+        )
+    )
+    runner = settings.make_runner(load_generator(args.model))
+    data, out = Path(args.data), Path(args.out)
+    sheet = kodak_sheet(runner, settings, data / "photos-val" / "kodak24", 12, 160)
+    cv2.imwrite(str(out / "contact_kodak.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    sheet = historical_sheet(runner, settings, data / "historical", 240, 240)
+    cv2.imwrite(
+        str(out / "contact_historical.png"),
+        cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),
+        [cv2.IMWRITE_PNG_COMPRESSION, 9],
+    )
+    print("wrote", out / "contact_kodak.png", out / "contact_historical.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -24,9 +24,12 @@ sys.path.insert(0, str(ROOT))
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.loop import train  # noqa: E402
 
-MODES = {"fp32": {}, "bf16": {"precision": "bf16"},
-         "fp32 channels_last": {"channels_last": True},
-         "bf16 channels_last": {"precision": "bf16", "channels_last": True}}
+MODES = {
+    "fp32": {},
+    "bf16": {"precision": "bf16"},
+    "fp32 channels_last": {"channels_last": True},
+    "bf16 channels_last": {"precision": "bf16", "channels_last": True},
+}
 
 
 def main() -> None:
@@ -45,7 +48,8 @@ def main() -> None:
         data.mkdir()
         for i in range(64):
             Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(
-                data / f"{i}.png")
+                data / f"{i}.png"
+            )
         for size in args.sizes:
             for mode, extra in MODES.items():
                 speeds = []
@@ -54,11 +58,21 @@ def main() -> None:
                     if event.get("event") == "step" and event["step"] > 4:
                         speeds.append(event["images_per_s"])
 
-                config = TrainConfig(data=str(data), run_dir=str(Path(tmp) / f"r{size}{mode}"),
-                                     image_size=size, ngf=32, num_downs=levels.get(size, 7),
-                                     batch_size=args.batch_size, steps=args.steps, log_every=1,
-                                     eval_every=10**9, checkpoint_every=10**9, val_max=1,
-                                     device=args.device, **extra)
+                config = TrainConfig(
+                    data=str(data),
+                    run_dir=str(Path(tmp) / f"r{size}{mode}"),
+                    image_size=size,
+                    ngf=32,
+                    num_downs=levels.get(size, 7),
+                    batch_size=args.batch_size,
+                    steps=args.steps,
+                    log_every=1,
+                    eval_every=10**9,
+                    checkpoint_every=10**9,
+                    val_max=1,
+                    device=args.device,
+                    **extra,
+                )
                 train(config, on_event=on_event)
                 print(f"| {size} | {mode} | {statistics.median(speeds):.1f} |", flush=True)
 

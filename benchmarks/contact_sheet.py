@@ -120,9 +120,9 @@ def main() -> None:
     )
     runner = settings.make_runner(load_generator(args.model))
     data, out = Path(args.data), Path(args.out)
-    sheet = kodak_sheet(runner, settings, data / "photos-val" / "kodak24", 12, 160)
+    sheet = kodak_sheet(runner, settings, data / "photos-val" / "kodak24", 12, 128)
     cv2.imwrite(str(out / "contact_kodak.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    sheet = historical_sheet(runner, settings, data / "historical", 240, 240)
+    sheet = historical_sheet(runner, settings, data / "historical", 160, 160)
     cv2.imwrite(
         str(out / "contact_historical.png"),
         cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from models.atomic import create_temp
 from models.color import AB_SCALE, L_SCALE
 from models.errors import ModelFileError
 from models.networks import (
@@ -97,7 +97,7 @@ def save_generator(
             value = value.to(dtype)
         tensors[key] = value.contiguous()
     metadata = {"format": FORMAT, "colorizer": info.to_json()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_temp(path, ".tmp")
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)

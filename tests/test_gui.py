@@ -69,8 +69,9 @@ def test_open_colorize_differs_from_input(qtbot, window):
     ws = window.workspace
     colorize_and_wait(qtbot, window)
     assert ws.doc.ab is not None
+    coarsest = len(ws.doc.display.levels) - 1
     original = ws.doc.display.levels[-1]
-    colored = ws.doc.colorized[len(ws.doc.display.levels) - 1]
+    colored = ws.doc.colorized[coarsest]
     assert np.abs(colored.astype(int) - original).mean() > 1.0
     assert ws.controls.device_used.text().startswith("cpu")
     assert ws.viewer.mode == Mode.COLORIZED
@@ -176,14 +177,15 @@ def test_strength_change_does_not_rerun_the_network(qtbot, window):
     ws = window.workspace
     colorize_and_wait(qtbot, window)
     runs = ws._run_count
-    coarsest = len(ws.doc.display.levels) - 1
-    before = ws.doc.colorized[coarsest].copy()
+    from colorizer_app.gui.workspace import THUMB
+
+    before = ws.doc.colorized[THUMB].copy()
     ws.controls.strength.setValue(200)
-    after = ws.doc.colorized[coarsest]
+    after = ws.doc.colorized[THUMB]
     assert not np.array_equal(before, after)  # applied at once, on the cached a,b
     ws.controls.strength.setValue(0)
-    gray = ws.doc.colorized[coarsest].astype(int)
-    assert np.abs(gray - ws.doc.display.levels[coarsest]).max() <= 2
+    gray = ws.doc.colorized[THUMB].astype(int)
+    assert np.abs(gray - ws.doc.thumb).max() <= 2
     qtbot.waitUntil(lambda: "compose" not in ws._jobs, timeout=20000)
     assert ws._run_count == runs == 1
 

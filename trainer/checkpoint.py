@@ -10,12 +10,12 @@ intact.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from models.atomic import create_temp
 from models.errors import ColorizerError
 
 
@@ -27,7 +27,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = create_temp(path, ".tmp")
     except OSError as err:
         raise CheckpointError(
             f"{path.parent}: cannot write checkpoints ({err.strerror or err})"

@@ -122,7 +122,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR|TAR",
         help="folder of colour photos (ground truth) or the CIFAR-10 tar.gz",
     )
-    parser.add_argument("--render-size", default="512", metavar="N|full")
+    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE
+
+    parser.add_argument(
+        "--render-size",
+        default=str(DEFAULT_RENDER_SIZE),
+        metavar="N|full",
+        help=f"as for colorize (default {DEFAULT_RENDER_SIZE})",
+    )
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--device", default="auto")

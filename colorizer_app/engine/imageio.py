@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from colorizer_app.engine.errors import (
     ImageWriteError,
     UnsupportedFormatError,
 )
+from models.atomic import create_temp
 
 log = logging.getLogger(__name__)
 
@@ -342,9 +342,8 @@ def _to_8bit(array: np.ndarray) -> np.ndarray:
 def _atomic_write(path: Path, write) -> None:
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=folder)
+    fd, tmp = create_temp(path)
     os.close(fd)
-    tmp = Path(tmp_name)
     try:
         write(tmp)
         with open(tmp, "rb+") as handle:

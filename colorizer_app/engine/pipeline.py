@@ -26,7 +26,7 @@ from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
 
-DEFAULT_RENDER_SIZE = 512
+DEFAULT_RENDER_SIZE = 256  # the scale the shipped model was trained at (docs/MODEL_CARD.md)
 _MERGE_THREADS = max(1, min(8, os.cpu_count() or 1))
 MAX_STRENGTH = 2.0
 

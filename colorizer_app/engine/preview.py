@@ -52,12 +52,25 @@ class Pyramid:
         return self.levels[level].shape[1] / self.width
 
 
+THUMB_SIDE = 640  # long side of the thumbnail coloured on the GUI thread
+
+
+def thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
+    """A reduced copy (long side at most ``side``) for instant previews."""
+    h, w = image.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    if scale == 1.0:
+        return image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def to_display(pixels: np.ndarray) -> np.ndarray:
     """Photo pixels (gray/RGB, 8/16 bit) -> (H, W, 3) uint8 RGB for the screen."""
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    if pixels.ndim == 2:  # OpenCV: fast, and it releases the GIL (the GUI thread needs it)
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
     return np.ascontiguousarray(pixels)
 
 

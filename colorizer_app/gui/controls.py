@@ -33,6 +33,10 @@ class ControlsPanel(QWidget):
         super().__init__(parent)
         self._extra_models: list[Path] = []
         self.model = QComboBox()
+        self.model.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model.setMinimumContentsLength(14)
         self.browse = QPushButton("Browse…")
         self.render = QComboBox()
         self.render.addItems(RENDER_SIZES)

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from colorizer_app.engine.errors import Cancelled, ColorizerError
+from colorizer_app.engine.pipeline import compose
 from colorizer_app.engine.progress import CallbackProgress
 
 log = logging.getLogger(__name__)
@@ -172,10 +173,15 @@ def start(job: Callable, name: str, owner: QObject, **callbacks) -> Job:
 
 
 class PreviewThrottle:
-    """Turns the engine's per-batch accumulator into at most a few small previews a second."""
+    """Turns the engine's per-batch a,b accumulator into a few coloured thumbnails a second.
 
-    def __init__(self, emit: Callable[[np.ndarray], None]) -> None:
-        self._emit = emit
+    The colouring happens here, on the worker thread; the GUI thread only shows the result.
+    """
+
+    def __init__(
+        self, emit: Callable[[np.ndarray], None], thumb: np.ndarray, strength: float
+    ) -> None:
+        self._emit, self._thumb, self._strength = emit, thumb, strength
         self._last = 0.0
 
     def __call__(self, accumulator: np.ndarray) -> None:
@@ -186,11 +192,11 @@ class PreviewThrottle:
         h, w = accumulator.shape[:2]
         scale = min(1.0, PREVIEW_MAX_SIDE / max(h, w))
         if scale < 1.0:
-            small = cv2.resize(
+            ab = cv2.resize(
                 accumulator,
                 (max(1, round(w * scale)), max(1, round(h * scale))),
                 interpolation=cv2.INTER_AREA,
             )
         else:
-            small = accumulator.copy()
-        self._emit(small)
+            ab = accumulator.copy()
+        self._emit(compose(self._thumb, ab, self._strength))

@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (
 
 from colorizer_app.engine.imageio import Photo, read_image, write_image
 from colorizer_app.engine.pipeline import ColorizeSettings, compose, predict_ab
-from colorizer_app.engine.preview import Pyramid, luminance_preview, to_display
+from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail, to_display
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel
 from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
 from models.errors import ModelFileError
 from models.modelfile import LoadedGenerator, load_generator
+
+THUMB = -1  # key of the coloured thumbnail among the coloured pyramid levels
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Document:
 
     photo: Photo
     display: Pyramid
+    thumb: np.ndarray | None = None  # small display copy, coloured on the GUI thread
     ab: np.ndarray | None = None  # a,b at the render size of the last run (Lab units)
     colorized: dict[int, np.ndarray] | None = None  # display level -> coloured level
 
@@ -108,7 +111,7 @@ class ColorizeWorkspace(QWidget):
     def _on_loaded(self, result) -> None:
         photo, display, lum = result
         self.cancel()  # a run on the previous photo is meaningless now
-        self.doc = Document(photo, display)
+        self.doc = Document(photo, display, thumb=thumbnail(display.levels[-1]))
         self.viewer.set_photo_size(display.width, display.height)
         self.viewer.set_layer(
             Mode.ORIGINAL, [(lv, display.scale_of(i)) for i, lv in enumerate(display.levels)]
@@ -145,7 +148,7 @@ class ColorizeWorkspace(QWidget):
             self._error("No model", "No model is available: choose a model file (Browse…).")
             return
         settings = self.controls.settings()
-        pixels = self.doc.photo.pixels
+        pixels, thumb, strength = self.doc.photo.pixels, self.doc.thumb, self.strength
         cached = self._generator
 
         def job(progress, emit):
@@ -154,7 +157,11 @@ class ColorizeWorkspace(QWidget):
                 generator = load_generator(model_path)
             runner = settings.make_runner(generator)
             ab = predict_ab(
-                pixels, runner, settings, progress, on_batch=workers.PreviewThrottle(emit)
+                pixels,
+                runner,
+                settings,
+                progress,
+                on_batch=workers.PreviewThrottle(emit, thumb, strength),
             )
             return ab, generator, f"{runner.device.type} ({settings.precision})"
 
@@ -189,13 +196,10 @@ class ColorizeWorkspace(QWidget):
         else:
             self.eta.setText(f"{done}/{total} tiles")
 
-    def _on_tile_preview(self, ab_small: np.ndarray) -> None:
-        if self.doc is None:
-            return
-        level = len(self.doc.display.levels) - 1
-        coarse = self.doc.display.levels[level]
-        colored = compose(coarse, ab_small, self.strength)
-        self.viewer.set_layer(Mode.COLORIZED, [(colored, self.doc.display.scale_of(level))])
+    def _on_tile_preview(self, colored_thumb: np.ndarray) -> None:
+        if self.doc is not None:
+            scale = colored_thumb.shape[1] / self.doc.display.width
+            self.viewer.set_layer(Mode.COLORIZED, [(colored_thumb, scale)])
 
     def _on_colorized(self, result) -> None:
         ab, generator, device = result
@@ -245,13 +249,12 @@ class ColorizeWorkspace(QWidget):
             return
         ab, strength, display = doc.ab, self.strength, doc.display
         coarsest = len(display.levels) - 1
-        doc.colorized = {coarsest: compose(display.levels[coarsest], ab, strength)}
+        # the thumbnail now (a few ms), every pyramid level on a worker
+        doc.colorized = {THUMB: compose(doc.thumb, ab, strength)}
         self._show_colorized()
-        if coarsest == 0:
-            return
 
         def job(progress, emit):
-            for level in range(coarsest - 1, -1, -1):
+            for level in range(coarsest, -1, -1):
                 progress.check_cancelled()
                 emit((level, compose(display.levels[level], ab, strength, progress=progress)))
             return None
@@ -268,9 +271,8 @@ class ColorizeWorkspace(QWidget):
     def _show_colorized(self) -> None:
         doc = self.doc
         if doc is not None and doc.colorized:
-            self.viewer.set_layer(
-                Mode.COLORIZED, [(lv, doc.display.scale_of(k)) for k, lv in doc.colorized.items()]
-            )
+            levels = [(lv, lv.shape[1] / doc.display.width) for lv in doc.colorized.values()]
+            self.viewer.set_layer(Mode.COLORIZED, levels)
 
     # --- save / copy -----------------------------------------------------------------------
     def save_as(self, path: str | Path | None = None, *, confirm: bool = True) -> None:
@@ -322,7 +324,7 @@ class ColorizeWorkspace(QWidget):
         doc = self.doc
         if doc is None or not doc.colorized:
             return False
-        finest = doc.colorized[min(doc.colorized)]
+        finest = max(doc.colorized.values(), key=lambda lv: lv.shape[1])
         QGuiApplication.clipboard().setImage(qimage_of(finest).copy())
         return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
@@ -155,6 +155,3 @@ class MainWindow(QMainWindow):
         self.workspace.save_settings(self.store)
         self.store.sync()
         event.accept()
-
-
-__all__ = ["MainWindow", "Qt"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -21,12 +21,11 @@ from PySide6.QtWidgets import (
 )
 
 from colorizer_app.engine.imageio import Photo, read_image, write_image
-from colorizer_app.engine.pipeline import ColorizeSettings, compose, predict_ab
+from colorizer_app.engine.pipeline import compose, predict_ab
 from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail, to_display
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel
 from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
-from models.errors import ModelFileError
 from models.modelfile import LoadedGenerator, load_generator
 
 THUMB = -1  # key of the coloured thumbnail among the coloured pyramid levels
@@ -378,6 +377,3 @@ class ColorizeWorkspace(QWidget):
 
     def restore_settings(self, store: QSettings) -> None:
         self.controls.restore(store)
-
-
-__all__ = ["ColorizeWorkspace", "ColorizeSettings", "Document", "ModelFileError", "Qt"]

@@ -52,3 +52,14 @@ def smooth_photo(height: int, width: int, *, color: bool = False, dtype=np.uint8
     img = np.stack(channels, axis=2) if color else channels[0]
     top = 255 if dtype == np.uint8 else 65535
     return np.rint(img * top).astype(dtype)
+
+
+def tiny_train_args(data, run_dir, **options) -> list[str]:
+    """Command-line options for a tiny training run (5-level U-Net of width 4, 32 px crops)."""
+    settings = {"image_size": 32, "ngf": 4, "num_downs": 5, "ndf": 8, "batch_size": 4}
+    settings.update(options)
+    args = ["--data", str(data), "--run-dir", str(run_dir)]
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        args += [flag] if value is True else [flag, str(value)]
+    return args

@@ -7,7 +7,7 @@ from PIL import Image
 
 from colorizer_app.cli import main
 from models import GeneratorConfig, ModelInfo, UNetGenerator, save_generator
-from tests.conftest import smooth_photo
+from tests.conftest import smooth_photo, tiny_train_args
 from tests.test_trainer_data import _cifar_tar
 from trainer import metrics
 from trainer.evaluate import evaluate
@@ -91,27 +91,7 @@ def test_evaluate_on_cifar_test_split(tmp_path, tiny_model_file):
 
 def test_train_then_colorize_with_the_result(tmp_path, truths, capsys):
     run = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--data",
-            str(truths),
-            "--run-dir",
-            str(run),
-            "--image-size",
-            "32",
-            "--ngf",
-            "4",
-            "--num-downs",
-            "5",
-            "--ndf",
-            "8",
-            "--batch-size",
-            "2",
-            "--steps",
-            "2",
-        ]
-    )
+    code = main(["train", *tiny_train_args(truths, run, batch_size=2, steps=2)])
     assert code == 0
     model = run / "generator.safetensors"
     # the 5-level model needs tiles that are multiples of 32

@@ -15,7 +15,7 @@ from PIL import Image
 from colorizer_app.engine.errors import Cancelled
 from colorizer_app.engine.progress import CallbackProgress
 from models import load_generator
-from tests.conftest import smooth_photo
+from tests.conftest import smooth_photo, tiny_train_args
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.config import TrainConfig
 from trainer.loop import TrainingError, learning_rate, train
@@ -199,27 +199,9 @@ def test_kill_9_during_training_leaves_a_loadable_checkpoint(photos, tmp_path):
         sys.executable,
         "-m",
         "trainer",
-        "--data",
-        str(photos),
-        "--run-dir",
-        str(run),
-        "--image-size",
-        "32",
-        "--ngf",
-        "4",
-        "--num-downs",
-        "5",
-        "--ndf",
-        "8",
-        "--batch-size",
-        "4",
-        "--steps",
-        "100000",
-        "--checkpoint-every",
-        "1",
-        "--eval-every",
-        "100000",
-        "--json-progress",
+        *tiny_train_args(
+            photos, run, steps=100000, checkpoint_every=1, eval_every=100000, json_progress=True
+        ),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ckpt = run / "checkpoints" / "last.pt"
@@ -245,27 +227,14 @@ def test_sigterm_checkpoints_and_exits_130(photos, tmp_path):
         sys.executable,
         "-m",
         "trainer",
-        "--data",
-        str(photos),
-        "--run-dir",
-        str(run),
-        "--image-size",
-        "32",
-        "--ngf",
-        "4",
-        "--num-downs",
-        "5",
-        "--ndf",
-        "8",
-        "--batch-size",
-        "4",
-        "--steps",
-        "100000",
-        "--checkpoint-every",
-        "100000",
-        "--eval-every",
-        "100000",
-        "--json-progress",
+        *tiny_train_args(
+            photos,
+            run,
+            steps=100000,
+            checkpoint_every=100000,
+            eval_every=100000,
+            json_progress=True,
+        ),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in proc.stdout:
@@ -285,25 +254,7 @@ def test_ddp_two_processes_agree(photos, tmp_path):
         "--master_port=29517",
         "-m",
         "trainer",
-        "--data",
-        str(photos),
-        "--run-dir",
-        str(run),
-        "--image-size",
-        "32",
-        "--ngf",
-        "4",
-        "--num-downs",
-        "5",
-        "--ndf",
-        "8",
-        "--batch-size",
-        "2",
-        "--steps",
-        "3",
-        "--device",
-        "cpu",
-        "--json-progress",
+        *tiny_train_args(photos, run, batch_size=2, steps=3, device="cpu", json_progress=True),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

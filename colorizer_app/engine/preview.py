@@ -3,8 +3,8 @@
 A :class:`Pyramid` holds a photo at full size and at halved sizes down to ``min_side``; a viewer
 draws from the coarsest level that still has at least one image pixel per screen pixel, so a
 100-megapixel scan repaints from a level the size of the screen, never from the full image.
-:func:`compose_levels` colours each level from the cached a,b, which is how a strength change
-redraws instantly without touching the network.
+The GUI colours each level from the cached a,b (``pipeline.compose``), which is how a strength
+change redraws without touching the network.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from colorizer_app.engine.pipeline import compose, render_luminance
+from colorizer_app.engine.pipeline import render_luminance
 
 
 class Pyramid:
@@ -39,13 +39,6 @@ class Pyramid:
     @property
     def width(self) -> int:
         return self.levels[0].shape[1]
-
-    def level_for(self, zoom: float) -> int:
-        """The coarsest level with at least one pixel per screen pixel at ``zoom``."""
-        level = 0
-        while level + 1 < len(self.levels) and zoom <= 0.5 ** (level + 1):
-            level += 1
-        return level
 
     def scale_of(self, level: int) -> float:
         """Level pixels per full-size pixel (horizontal)."""
@@ -79,11 +72,3 @@ def luminance_preview(pixels: np.ndarray, render_size: int | None) -> np.ndarray
     L = render_luminance(pixels, render_size)
     gray = np.rint(L * 2.55).clip(0, 255).astype(np.uint8)
     return np.repeat(gray[..., None], 3, axis=2)
-
-
-def compose_levels(
-    source: Pyramid, ab: np.ndarray, strength: float, levels: list[int] | None = None
-) -> dict[int, np.ndarray]:
-    """Colour the given levels (default: all) of an 8-bit display pyramid from cached a,b."""
-    wanted = range(len(source.levels)) if levels is None else levels
-    return {k: compose(source.levels[k], ab, strength) for k in wanted}

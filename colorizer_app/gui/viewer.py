@@ -77,9 +77,6 @@ class PhotoViewer(QWidget):
             self._layers.pop(mode, None)
         self.update()
 
-    def has_layer(self, mode: Mode) -> bool:
-        return mode in self._layers
-
     # --- view state ------------------------------------------------------------------------
     @property
     def mode(self) -> Mode:

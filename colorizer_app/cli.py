@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     c.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
     c.add_argument("--format", default="same", choices=FORMATS, help="output format")
+    c.add_argument(
+        "--suffix",
+        default="",
+        help="append this to output names (e.g. _color), so that outputs may share a folder "
+        "with their originals",
+    )
     c.add_argument("--recursive", action="store_true", help="descend into subfolders")
     c.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     c.add_argument(
@@ -187,7 +193,10 @@ def _colorize(args: argparse.Namespace) -> int:
         print(f"colorizer: error: {err}", file=sys.stderr)
         return 2
 
-    items = plan(collect_inputs(args.inputs, recursive=args.recursive), args.output, args.format)
+    sources = collect_inputs(
+        args.inputs, recursive=args.recursive, outdir=args.output, suffix=args.suffix
+    )
+    items = plan(sources, args.output, args.format, args.suffix)
     if not items:
         print("colorizer: no images found in the inputs", file=sys.stderr)
         return 1

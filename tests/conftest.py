@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tifffile
 import torch
+from PIL import Image
 
 from models import GeneratorConfig, ModelInfo, UNetGenerator, load_generator, save_generator
 
 TINY = GeneratorConfig(ngf=4, num_downs=8, max_mult=4)
+
+pytest_plugins = ["tests.qt_fixtures"]  # the GUI tests' window, messages, thread check
 
 
 def make_generator_file(path, config: GeneratorConfig = TINY, color_space: str = "lab", seed=0):
@@ -63,3 +67,17 @@ def tiny_train_args(data, run_dir, **options) -> list[str]:
         flag = "--" + key.replace("_", "-")
         args += [flag] if value is True else [flag, str(value)]
     return args
+
+
+@pytest.fixture
+def album(tmp_path):
+    """A folder like a real scan folder: gray JPEG, 16-bit TIFF, RGBA PNG, a corrupt file."""
+    src = tmp_path / "album"
+    (src / "1930s").mkdir(parents=True)
+    Image.fromarray(smooth_photo(300, 400)).save(src / "wedding.jpg", quality=95)
+    tifffile.imwrite(src / "1930s" / "scan16.tif", smooth_photo(260, 200, dtype=np.uint16))
+    rgba = np.dstack([smooth_photo(120, 160, color=True), np.full((120, 160), 200, np.uint8)])
+    Image.fromarray(rgba).save(src / "cutout.png")
+    (src / "broken.jpg").write_bytes((src / "wedding.jpg").read_bytes()[:2000])
+    (src / "notes.txt").write_text("not an image, not an image extension: ignored")
+    return src

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import tifffile
 from PIL import Image
 
 from colorizer_app.cli import main
@@ -15,20 +14,6 @@ from models.color import luminance
 from tests.conftest import smooth_photo
 
 FAST = ["--render-size", "300", "-q"]
-
-
-@pytest.fixture
-def album(tmp_path):
-    """A folder like a real scan folder: gray JPEG, 16-bit TIFF, RGBA PNG, a corrupt file."""
-    src = tmp_path / "album"
-    (src / "1930s").mkdir(parents=True)
-    Image.fromarray(smooth_photo(300, 400)).save(src / "wedding.jpg", quality=95)
-    tifffile.imwrite(src / "1930s" / "scan16.tif", smooth_photo(260, 200, dtype=np.uint16))
-    rgba = np.dstack([smooth_photo(120, 160, color=True), np.full((120, 160), 200, np.uint8)])
-    Image.fromarray(rgba).save(src / "cutout.png")
-    (src / "broken.jpg").write_bytes((src / "wedding.jpg").read_bytes()[:2000])
-    (src / "notes.txt").write_text("not an image, not an image extension: ignored")
-    return src
 
 
 def test_folder_end_to_end(album, tmp_path, tiny_model_file, capsys):
@@ -287,3 +272,20 @@ def test_console_entry_point_runs(tmp_path, album, tiny_model_file):
         timeout=120,
     )
     assert version.stdout.startswith("colorizer ")
+
+
+@pytest.mark.parametrize("inside", ["subfolder", "same folder"])
+def test_outputs_inside_the_input_folder_are_not_taken_as_inputs(
+    album, tiny_model_file, capsys, inside
+):
+    out = album / "colorized" if inside == "subfolder" else album
+    args = ["colorize", str(album), "-o", str(out), "--model", str(tiny_model_file)]
+    args += ["--recursive", "--suffix", "_color", *FAST]
+    before = {p: p.read_bytes() for p in album.rglob("*") if p.is_file()}
+    assert main(args) == 1  # broken.jpg
+    assert "3 done, 0 skipped, 1 failed" in capsys.readouterr().err
+    assert (out / "wedding_color.jpg").is_file() and (out / "1930s" / "scan16_color.tif").is_file()
+    assert all(p.read_bytes() == data for p, data in before.items())
+    assert main(args) == 1  # the outputs are neither inputs nor redone
+    assert "0 done, 3 skipped, 1 failed" in capsys.readouterr().err
+    assert not list(album.rglob("*_color_color*"))

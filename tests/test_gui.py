@@ -7,47 +7,13 @@ from PIL import Image
 pytest.importorskip("PySide6")
 from PySide6.QtCore import QMimeData, QPointF, QSettings, QStandardPaths, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from colorizer_app.engine.imageio import read_image  # noqa: E402
 from colorizer_app.engine.pipeline import render_luminance  # noqa: E402
-from colorizer_app.gui import workers  # noqa: E402
 from colorizer_app.gui.main_window import MainWindow  # noqa: E402
 from colorizer_app.gui.viewer import Mode  # noqa: E402
 from colorizer_app.paths import sample_photo  # noqa: E402
 from tests.conftest import smooth_photo  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def no_dangling_threads(qtbot):
-    """Fail a test that leaves worker threads running (napari's _dangling_qthreads idea)."""
-    yield
-    qtbot.waitUntil(lambda: not workers.live_threads(), timeout=20000)
-
-
-@pytest.fixture
-def messages(monkeypatch):
-    seen = []
-
-    def record(parent, title, text, *args, **kwargs):
-        seen.append((title, text))
-        return QMessageBox.StandardButton.Cancel
-
-    monkeypatch.setattr(QMessageBox, "warning", record)
-    return seen
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, tiny_model_file):
-    QStandardPaths.setTestModeEnabled(True)
-    store = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(store)
-    qtbot.addWidget(win)
-    win.resize(900, 600)
-    win.show()
-    win.workspace.controls.add_model(tiny_model_file)
-    yield win
-    win.workspace.shutdown()
 
 
 def open_and_wait(qtbot, win, path):

@@ -10,6 +10,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import typing
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -24,7 +25,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json-progress",
         action="store_true",
-        help="print one JSON object per event on stdout (for the GUI)",
+        help="print one JSON object per event on stdout and obey 'pause', 'resume' and "
+        "'cancel' lines on stdin (for the GUI)",
     )
     hints = typing.get_type_hints(TrainConfig)
     for f in fields(TrainConfig):
@@ -69,11 +71,19 @@ def run_train(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the step, checkpoint, stop
         signal.signal(sig, lambda *_: progress.cancel())
 
+    lock = threading.Lock()  # events come from the loop and from the command reader
+
     def on_event(event: dict) -> None:
-        if args.json_progress:
-            print(json.dumps(event), flush=True)
-        else:
-            print(_human(event), file=sys.stderr, flush=True)
+        with lock:
+            if args.json_progress:
+                print(json.dumps(event), flush=True)
+            else:
+                print(_human(event), file=sys.stderr, flush=True)
+
+    if args.json_progress:
+        threading.Thread(
+            target=_obey_commands, args=(sys.stdin, progress, on_event), daemon=True
+        ).start()
 
     try:
         out = train(config, progress, on_event)
@@ -87,6 +97,25 @@ def run_train(args: argparse.Namespace) -> int:
         return 1
     print(f"colorizer train: model written to {out}", file=sys.stderr)
     return 0
+
+
+def _obey_commands(stream, progress, on_event) -> None:
+    """Read 'pause' / 'resume' / 'cancel' lines (the GUI's controls) until end of input."""
+    try:
+        for line in stream:
+            command = line.strip().lower()
+            if command == "pause":
+                progress.pause()
+                on_event({"event": "paused"})
+            elif command == "resume":
+                progress.resume()
+                on_event({"event": "resumed"})
+            elif command == "cancel":
+                progress.cancel()
+            elif command:
+                on_event({"event": "warning", "message": f"unknown command {command!r}"})
+    except (OSError, ValueError):  # stdin closed or not readable: no commands then
+        pass
 
 
 def _human(event: dict) -> str:

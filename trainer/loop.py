@@ -453,14 +453,21 @@ def export(
     wall: float,
     device,
     steps_per_epoch: int,
+    *,
+    path: Path | None = None,
+    name: str = "",
+    dtype: torch.dtype = torch.float32,
 ) -> Path:
-    """Write the generator as the app's self-describing model file (float32)."""
+    """Write the generator as the app's self-describing model file.
+
+    By default ``RUN_DIR/generator.safetensors`` in float32, named after the run.
+    """
     evals = [h for h in read_jsonl(run_dir / "metrics.jsonl") if h.get("event") == "eval"]
     last = {k: v for k, v in (evals[-1] if evals else {}).items() if k not in ("event",)}
     info = ModelInfo(
         g_config,
         color_space=config.color_space,
-        name=config.name or run_dir.name,
+        name=name or config.name or run_dir.name,
         training={
             "recipe": config.loss,
             "lambda_l1": config.lambda_l1,
@@ -478,7 +485,48 @@ def export(
         metrics=last,
     )
     generator.eval()
-    return save_generator(run_dir / "generator.safetensors", generator, info)
+    return save_generator(path or run_dir / "generator.safetensors", generator, info, dtype=dtype)
+
+
+def export_checkpoint(
+    run_dir: str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    name: str = "",
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Export the generator of ``RUN_DIR/checkpoints/last.pt`` as a model file at ``path``.
+
+    Lets a user take a model from a run that is still going, paused or was interrupted; the
+    file carries the run's recipe and its latest validation numbers, like the final export.
+    """
+    run_dir = Path(run_dir)
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    try:
+        config = TrainConfig.from_dict(state["config"])
+        g_config = _generator_config(config)
+        if asdict(g_config) != state["g_config"]:
+            raise TrainingError(f"{run_dir}: the checkpoint does not match its own settings")
+        generator = build_generator(g_config)
+        generator.load_state_dict(state["generator"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise TrainingError(f"{run_dir}: unusable checkpoint ({err})") from None
+    step = int(state["step"])
+    epoch = float(state.get("epoch") or 0.0)
+    steps_per_epoch = max(1, round(step / epoch)) if epoch > 0 else max(1, step)
+    return export(
+        run_dir,
+        generator,
+        g_config,
+        config,
+        step,
+        float(state.get("wall_seconds", 0.0)),
+        config.device,
+        steps_per_epoch,
+        path=Path(path),
+        name=name,
+        dtype=dtype,
+    )
 
 
 # --- plumbing -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from colorizer_app.engine.imageio import (
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
 from colorizer_app.engine.progress import NullProgress, Progress
 from colorizer_app.engine.runner import GeneratorRunner
+from models.atomic import create_temp
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,21 @@ class BatchSummary:
         return text + (" (cancelled)" if self.cancelled else "")
 
     def write_csv(self, path: str | os.PathLike) -> None:
-        """Write one row per file (source, output, status, reason, seconds)."""
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["source", "output", "status", "reason", "seconds"])
-            for r in self.results:
-                writer.writerow([r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}"])
+        """Write one row per file (source, output, status, reason, seconds), atomically."""
+        path = Path(path)
+        fd, tmp = create_temp(path)
+        try:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["source", "output", "status", "reason", "seconds"])
+                for r in self.results:
+                    writer.writerow(
+                        [r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}"]
+                    )
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def collect_inputs(
@@ -87,40 +97,63 @@ def collect_inputs(
     *,
     recursive: bool = False,
     extensions: Iterable[str] = INPUT_EXTENSIONS,
+    outdir: str | os.PathLike | None = None,
+    suffix: str = "",
 ) -> list[tuple[Path, Path]]:
     """Expand files and folders into ``(source, relative path)`` pairs, sorted per folder.
 
     A file given directly is taken whatever its extension (its content decides); files inside
     folders are filtered by ``extensions``. Hidden files and our own partial outputs are
-    skipped. A missing input is returned as itself so that the batch reports it.
+    skipped, and so are earlier outputs of this batch when the output folder ``outdir`` lies
+    inside an input folder: files under ``outdir`` (when it is a subfolder) or, when it is
+    the input folder itself, files whose stem ends with the output ``suffix``. A missing
+    input is returned as itself so that the batch reports it.
     """
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    out_key = _key(Path(outdir)) if outdir is not None else None
     found: list[tuple[Path, Path]] = []
     for raw in inputs:
         root = Path(raw)
         if not root.is_dir():
             found.append((root, Path(root.name)))
             continue
+        root_key = _key(root)
         pattern = root.rglob("*") if recursive else root.glob("*")
         files = sorted(
             p
             for p in pattern
-            if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
+            if p.is_file()
+            and p.suffix.lower() in exts
+            and not p.name.startswith(".")
+            and not _earlier_output(p, root_key, out_key, suffix)
         )
         found.extend((p, p.relative_to(root)) for p in files)
     return found
 
 
+def _earlier_output(path: Path, root_key: str, out_key: str | None, suffix: str) -> bool:
+    """Whether ``path`` (found under the input folder ``root_key``) is an output of ours."""
+    if out_key is None:
+        return False
+    if out_key == root_key:  # outputs mirror the inputs beside them, told apart by the suffix
+        return bool(suffix) and path.stem.endswith(suffix)
+    return _key(path).startswith(out_key + os.sep)  # under an output subfolder
+
+
 def plan(
-    sources: list[tuple[Path, Path]], outdir: str | os.PathLike, fmt: str = "same"
+    sources: list[tuple[Path, Path]],
+    outdir: str | os.PathLike,
+    fmt: str = "same",
+    suffix: str = "",
 ) -> list[BatchItem]:
-    """Decide each output path; flag collisions and outputs that would replace an input."""
+    """Decide each output path (``OUTDIR/<relative dir>/<stem><suffix>.<ext>``); flag
+    collisions and outputs that would replace an input."""
     outdir = Path(outdir)
     inputs = {_key(src) for src, _ in sources}
     claimed: dict[str, Path] = {}
     items = []
     for source, rel in sources:
-        output = outdir / rel.parent / (rel.stem + output_suffix(source, fmt))
+        output = outdir / rel.parent / (rel.stem + suffix + output_suffix(source, fmt))
         key = _key(output)
         if key in inputs:
             items.append(BatchItem(source, None, f"output {output} would replace an original"))

@@ -30,11 +30,17 @@ class NullProgress:
 
 
 class CallbackProgress:
-    """Forwards updates to a callback; cancelled through :meth:`cancel` (thread-safe)."""
+    """Forwards updates to a callback; cancelled and paused from any thread.
+
+    While paused, :meth:`check_cancelled` blocks the job (between tiles, files or training
+    steps) until :meth:`resume` or :meth:`cancel`.
+    """
 
     def __init__(self, callback: Callable[[int, int, str], None] | None = None) -> None:
         self._callback = callback
         self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
 
     def update(self, done: int, total: int, message: str = "") -> None:
         if self._callback is not None:
@@ -42,12 +48,27 @@ class CallbackProgress:
 
     def cancel(self) -> None:
         self._cancel.set()
+        self._running.set()  # wake a paused job so that it can stop
+
+    def pause(self) -> None:
+        if not self._cancel.is_set():
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
     def check_cancelled(self) -> None:
+        # short waits keep the main thread responsive to signal handlers (SIGTERM -> cancel)
+        while not self._running.wait(0.2):
+            pass
         if self._cancel.is_set():
             raise Cancelled("cancelled by the user")
 

@@ -29,8 +29,9 @@ class ControlsPanel(QWidget):
     render_size_changed = Signal()
     strength_changed = Signal(float)  # re-applied to the cached colour, no network
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, settings_group: str = "controls") -> None:
         super().__init__(parent)
+        self._group = settings_group  # QSettings group, one per tab that has these controls
         self._extra_models: list[Path] = []
         self.model = QComboBox()
         self.model.setSizeAdjustPolicy(
@@ -141,14 +142,14 @@ class ControlsPanel(QWidget):
 
     # --- persistence -----------------------------------------------------------------------
     def save(self, store: QSettings) -> None:
-        store.setValue("controls/render", self.render.currentText())
-        store.setValue("controls/tile", self.tile.currentText())
-        store.setValue("controls/overlap", self.overlap.value())
-        store.setValue("controls/strength", self.strength.value())
-        store.setValue("controls/device", self.device.currentText())
-        store.setValue("controls/precision", self.precision.currentText())
-        store.setValue("controls/model", str(self.model_path() or ""))
-        store.setValue("controls/extra_models", [str(p) for p in self._extra_models])
+        store.setValue(f"{self._group}/render", self.render.currentText())
+        store.setValue(f"{self._group}/tile", self.tile.currentText())
+        store.setValue(f"{self._group}/overlap", self.overlap.value())
+        store.setValue(f"{self._group}/strength", self.strength.value())
+        store.setValue(f"{self._group}/device", self.device.currentText())
+        store.setValue(f"{self._group}/precision", self.precision.currentText())
+        store.setValue(f"{self._group}/model", str(self.model_path() or ""))
+        store.setValue(f"{self._group}/extra_models", [str(p) for p in self._extra_models])
 
     def restore(self, store: QSettings) -> None:
         for combo, key in (
@@ -157,14 +158,14 @@ class ControlsPanel(QWidget):
             (self.device, "device"),
             (self.precision, "precision"),
         ):
-            value = store.value(f"controls/{key}")
+            value = store.value(f"{self._group}/{key}")
             if value is not None and combo.findText(str(value)) >= 0:
                 combo.setCurrentText(str(value))
-        self.overlap.setValue(int(store.value("controls/overlap", 64)))
-        self.strength.setValue(int(store.value("controls/strength", 100)))
-        extra = store.value("controls/extra_models") or []
+        self.overlap.setValue(int(store.value(f"{self._group}/overlap", 64)))
+        self.strength.setValue(int(store.value(f"{self._group}/strength", 100)))
+        extra = store.value(f"{self._group}/extra_models") or []
         self._extra_models = [
             Path(p) for p in (extra if isinstance(extra, list) else [extra]) if Path(p).is_file()
         ]
-        model = store.value("controls/model")
+        model = store.value(f"{self._group}/model")
         self.refresh_models(select=Path(model) if model else None)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
 from colorizer_app import __version__
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS
+from colorizer_app.gui.batch_tab import BatchTab
 from colorizer_app.gui.viewer import Mode
 from colorizer_app.gui.workspace import ColorizeWorkspace
 
@@ -25,11 +26,14 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.workspace = ColorizeWorkspace()
         self.tabs = QTabWidget()
+        self.batch = BatchTab()
         self.tabs.addTab(self.workspace, "Colorize")
+        self.tabs.addTab(self.batch, "Batch")
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self.workspace.photo_opened.connect(self._on_photo_opened)
         self.workspace.restore_settings(self.store)
+        self.batch.restore_settings(self.store)
         geometry = self.store.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -138,9 +142,13 @@ class MainWindow(QMainWindow):
             self.open_path(files[0])
             event.acceptProposedAction()
 
+    def _tabs(self) -> list:
+        # the workspace last: its shutdown waits for every worker thread, once all are cancelled
+        return [self.batch, self.workspace]
+
     # --- close -----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.workspace.has_unfinished_work():
+        if any(tab.has_unfinished_work() for tab in self._tabs()):
             answer = QMessageBox.question(
                 self,
                 "Quit Colorizer?",
@@ -150,8 +158,10 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        self.workspace.shutdown()
+        for tab in self._tabs():
+            tab.shutdown()
         self.store.setValue("window/geometry", self.saveGeometry())
-        self.workspace.save_settings(self.store)
+        for tab in self._tabs():
+            tab.save_settings(self.store)
         self.store.sync()
         event.accept()

@@ -47,9 +47,19 @@ class Worker(QObject):
     def cancel(self) -> None:
         self._token.cancel()
 
+    def pause(self) -> None:
+        self._token.pause()
+
+    def resume(self) -> None:
+        self._token.resume()
+
     @property
     def is_cancelled(self) -> bool:
         return self._token.cancelled
+
+    @property
+    def is_paused(self) -> bool:
+        return self._token.paused
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
         now = time.monotonic()
@@ -128,8 +138,29 @@ class Job(QObject):
     def cancel(self) -> None:
         """Ask the worker to stop; from now on only ``cancelled`` is reported."""
         self._abandoned = True
+        self.stop()
+
+    def stop(self) -> None:
+        """Ask the worker to stop but keep its result (a job that returns what it finished)."""
+        self._token("cancel")
+
+    def pause(self) -> None:
+        """Hold the job at its next progress check until :meth:`resume` (or a cancel)."""
+        self._token("pause")
+
+    def resume(self) -> None:
+        self._token("resume")
+
+    @property
+    def paused(self) -> bool:
         try:
-            self.worker.cancel()
+            return self.worker.is_paused
+        except RuntimeError:
+            return False
+
+    def _token(self, action: str) -> None:
+        try:
+            getattr(self.worker, action)()
         except RuntimeError:  # the worker already finished and was deleted
             pass
 

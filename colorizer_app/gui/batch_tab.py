@@ -1,0 +1,482 @@
+"""The Batch tab: colorize a whole folder with the engine's batch runner (the CLI's runner).
+
+The tab only gathers choices and shows results; ``collect_inputs``, ``plan`` and ``run_batch``
+do the work on a worker thread, so skipping existing outputs, refusing to replace originals,
+atomic writes and "one bad file never stops the batch" are the same as on the command line.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from colorizer_app.cli import FORMATS
+from colorizer_app.engine.batch import (
+    BatchItem,
+    FileResult,
+    collect_inputs,
+    plan,
+    run_batch,
+)
+from colorizer_app.engine.errors import ColorizerError
+from colorizer_app.engine.imageio import INPUT_EXTENSIONS
+from colorizer_app.gui import workers
+from colorizer_app.gui.controls import ControlsPanel
+from models.modelfile import load_generator
+
+IN_PLACE_SUFFIX = "_colorized"  # output names when the output folder is the input folder
+UNITS = 1000  # progress units per file (tiles of the file in flight count as a fraction)
+COLUMNS = ("File", "Status", "Details", "Seconds")
+STATUS_COLOURS = {"done": "#2e7d32", "skipped": "#757575", "failed": "#c62828"}
+
+
+class _FileUnits:
+    """Progress of one file's tiles, reported as a fraction of the whole batch."""
+
+    def __init__(self, parent, index: int, count: int) -> None:
+        self._parent, self._index, self._count = parent, index, count
+
+    def update(self, done: int, total: int, message: str = "") -> None:
+        fraction = done / total if total else 0.0
+        self._parent.update(
+            int((self._index + fraction) * UNITS), self._count * UNITS, f"file:{self._index}"
+        )
+
+    def check_cancelled(self) -> None:
+        self._parent.check_cancelled()
+
+
+class _FileCount:
+    """The batch runner's per-file progress, in the same units."""
+
+    def __init__(self, parent) -> None:
+        self._parent = parent
+
+    def update(self, done: int, total: int, message: str = "") -> None:
+        self._parent.update(done * UNITS, total * UNITS, "")
+
+    def check_cancelled(self) -> None:
+        self._parent.check_cancelled()
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """``path`` is ``folder`` or lies below it."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+class BatchTab(QWidget):
+    finished = Signal(object)  # the BatchSummary (also after a cancel)
+    failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._job: workers.Job | None = None
+        self._rows: dict[Path, int] = {}
+        self._items: list[BatchItem] = []
+        self._results: list[FileResult] = []
+        self._paused_since = 0.0
+        self._paused_total = 0.0
+        self._started = 0.0
+        self.report_path: Path | None = None
+
+        self.input_edit = QLineEdit()
+        self.input_edit.setPlaceholderText("folder of black-and-white scans")
+        self.input_browse = QPushButton("Browse…")
+        self.recursive = QCheckBox("Include subfolders")
+        self.types = QLineEdit(" ".join(sorted(e.lstrip(".") for e in INPUT_EXTENSIONS)))
+        self.types.setToolTip("file extensions to take, separated by spaces")
+        self.output_edit = QLineEdit()
+        self.output_edit.setPlaceholderText("where the colorized copies go")
+        self.output_browse = QPushButton("Browse…")
+        self.format = QComboBox()
+        self.format.addItems(FORMATS)
+        self.overwrite = QCheckBox("Replace existing outputs (otherwise they are skipped)")
+        self.controls = ControlsPanel(settings_group="batch")
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(0, 320)
+
+        self.scan_button = QPushButton("Scan")
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.cancel_button = QPushButton("Cancel")
+        self.open_button = QPushButton("Open Output Folder")
+        self.progress = QProgressBar()
+        self.eta = QLabel("")
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._set_running(False)
+
+        def row(*widgets):
+            box = QHBoxLayout()
+            for w in widgets:
+                box.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
+            return box
+
+        form = QFormLayout()
+        form.addRow("Input folder", row(self.input_edit, self.input_browse))
+        form.addRow("", self.recursive)
+        form.addRow("File types", self.types)
+        form.addRow("Output folder", row(self.output_edit, self.output_browse))
+        form.addRow("Output format", self.format)
+        form.addRow("", self.overwrite)
+        buttons = QHBoxLayout()
+        for b in (
+            self.scan_button,
+            self.start_button,
+            self.pause_button,
+            self.cancel_button,
+            self.open_button,
+        ):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addLayout(buttons)
+        left.addWidget(self.table, 1)
+        left.addWidget(self.progress)
+        left.addWidget(self.eta)
+        left.addWidget(self.summary)
+        side = QVBoxLayout()
+        side.addWidget(self.controls)
+        side.addStretch(1)
+        panel = QWidget()
+        panel.setLayout(side)
+        panel.setFixedWidth(300)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addWidget(panel)
+
+        self.input_browse.clicked.connect(self._browse_input)
+        self.output_browse.clicked.connect(self._browse_output)
+        self.input_edit.editingFinished.connect(self._on_input_changed)
+        self.scan_button.clicked.connect(self.scan)
+        self.start_button.clicked.connect(lambda: self.start())
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button.clicked.connect(self.open_output)
+
+    # --- choices ---------------------------------------------------------------------------
+    def _browse_input(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of photos", self.input_edit.text())
+        if folder:
+            self.input_edit.setText(folder)
+            self._on_input_changed()
+
+    def _browse_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Output folder", self.output_edit.text() or self.input_edit.text()
+        )
+        if folder:
+            self.output_edit.setText(folder)
+
+    def _on_input_changed(self) -> None:
+        text = self.input_edit.text().strip()
+        if text and not self.output_edit.text().strip():
+            source = Path(text)
+            self.output_edit.setText(str(source.with_name(source.name + IN_PLACE_SUFFIX)))
+        if text:
+            self.scan()
+
+    def extensions(self) -> list[str]:
+        words = self.types.text().replace(",", " ").split()
+        return ["." + w.lower().lstrip(".") for w in words] or sorted(INPUT_EXTENSIONS)
+
+    def _suffix(self, source: Path, out: Path) -> str:
+        return IN_PLACE_SUFFIX if source.resolve() == out.resolve() else ""
+
+    def _plan(self) -> list[BatchItem]:
+        source = Path(self.input_edit.text().strip())
+        out = Path(self.output_edit.text().strip() or source.with_name(source.name + "_colorized"))
+        suffix = self._suffix(source, out)
+        found = collect_inputs(
+            [source],
+            recursive=self.recursive.isChecked(),
+            extensions=self.extensions(),
+            outdir=out,
+            suffix=suffix,
+        )
+        return plan(found, out, self.format.currentText(), suffix)
+
+    # --- the file list ---------------------------------------------------------------------
+    def scan(self) -> None:
+        """List what a batch would do, without running it."""
+        source = Path(self.input_edit.text().strip())
+        if not source.is_dir():
+            self.summary.setText(f"Not a folder: {source}")
+            return
+        self._fill(self._plan())
+        self.summary.setText(f"{len(self._items)} photo(s) found")
+
+    def _fill(self, items: list[BatchItem]) -> None:
+        self._items = items
+        self._rows = {}
+        self.table.setRowCount(len(items))
+        root = Path(self.input_edit.text().strip())
+        for i, item in enumerate(items):
+            try:
+                name = str(item.source.relative_to(root))
+            except ValueError:
+                name = str(item.source)
+            cells = (name, "queued", item.problem or (str(item.output) if item.output else ""), "")
+            for col, text in enumerate(cells):
+                self.table.setItem(i, col, QTableWidgetItem(text))
+            self._rows[item.source] = i
+
+    def _show_result(self, result: FileResult) -> None:
+        self._results.append(result)
+        row = self._rows.get(result.source)
+        if row is None:
+            return
+        details = result.reason or "; ".join(result.notes) or str(result.output or "")
+        for col, text in ((1, result.status), (2, details), (3, f"{result.seconds:.1f}")):
+            cell = QTableWidgetItem(text)
+            if col == 1:
+                cell.setForeground(QColor(STATUS_COLOURS.get(result.status, "#000000")))
+            self.table.setItem(row, col, cell)
+        self.table.scrollToItem(self.table.item(row, 0))
+
+    def status_of(self, row: int) -> str:
+        return self.table.item(row, 1).text()
+
+    # --- running ---------------------------------------------------------------------------
+    def start(self, *, confirm: bool = True) -> bool:
+        """Start the batch; returns False when it cannot (and says why)."""
+        if self._job is not None:
+            return False
+        source = Path(self.input_edit.text().strip())
+        out_text = self.output_edit.text().strip()
+        if not source.is_dir():
+            return self._refuse("Choose an input folder", f"Not a folder: {source}")
+        if not out_text:
+            return self._refuse("Choose an output folder", "The output folder is empty.")
+        out = Path(out_text)
+        if confirm and is_inside(out, source):
+            where = (
+                f"into the input folder itself, as name{IN_PLACE_SUFFIX}.ext"
+                if self._suffix(source, out)
+                else "into a folder inside the input folder"
+            )
+            answer = QMessageBox.question(
+                self,
+                "Write into the input folder?",
+                f"The colorized copies will be written {where}. Originals are never "
+                "replaced. Continue?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        model_path = self.controls.model_path()
+        if model_path is None:
+            return self._refuse("No model", "No model is available: choose a model file.")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            return self._refuse("Cannot create the output folder", f"{out}: {err.strerror}")
+        try:
+            items = self._plan()
+        except (OSError, ValueError) as err:
+            return self._refuse("Cannot list the input folder", str(err))
+        if not items:
+            return self._refuse("Nothing to do", f"No photos with these file types in {source}.")
+        self._fill(items)
+        settings = self.controls.settings()
+        overwrite = self.overwrite.isChecked()
+        report = out / f"colorizer-report-{datetime.now():%Y%m%d-%H%M%S}.csv"
+
+        position = {id(item): i for i, item in enumerate(items)}
+
+        def job(progress, emit):
+            generator = load_generator(model_path)
+            runner = settings.make_runner(generator)
+            summary = run_batch(
+                items,
+                runner,
+                settings,
+                overwrite=overwrite,
+                progress=_FileCount(progress),
+                file_progress=lambda item: _FileUnits(progress, position[id(item)], len(items)),
+                on_result=emit,
+            )
+            try:
+                summary.write_csv(report)
+            except OSError as err:
+                raise ColorizerError(f"cannot write the report {report}: {err.strerror}") from None
+            return summary, f"{runner.device.type} ({settings.precision})"
+
+        self._results = []
+        self.report_path = report
+        self._started = time.monotonic()
+        self._paused_total = 0.0
+        self.progress.setRange(0, len(items) * UNITS)
+        self.progress.setValue(0)
+        self.summary.setText("Running…")
+        self._set_running(True)
+        self._job = workers.start(
+            job,
+            "batch",
+            self,
+            preview=self._show_result,
+            progress=self._on_progress,
+            finished=self._on_finished,
+            failed=self._on_failed,
+            cancelled=lambda: self._on_failed("cancelled"),
+            done=self._on_done,
+        )
+        return True
+
+    def toggle_pause(self) -> None:
+        if self._job is None:
+            return
+        if self._job.paused:
+            self._job.resume()
+            self._paused_total += time.monotonic() - self._paused_since
+            self.pause_button.setText("Pause")
+            self.summary.setText("Running…")
+        else:
+            self._job.pause()
+            self._paused_since = time.monotonic()
+            self.pause_button.setText("Resume")
+            self.summary.setText("Paused (after the current tile)")
+
+    @property
+    def is_paused(self) -> bool:
+        return self._job is not None and self._job.paused
+
+    def cancel(self) -> None:
+        """Stop after the current tile; the file in flight leaves nothing behind."""
+        if self._job is not None:
+            self._job.stop()
+            self.summary.setText("Cancelling…")
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setMaximum(max(1, total))
+        self.progress.setValue(done)
+        finished = len(self._results)
+        text = f"{finished}/{len(self._items)} files"
+        left = time_left(
+            [r.seconds for r in self._results if r.status != "skipped"],
+            finished,
+            len(self._items),
+            done / UNITS - finished,
+        )
+        if left is not None and not self.is_paused:
+            text += f", about {_duration(left)} left"
+        self.eta.setText(text)
+
+    def _on_finished(self, result) -> None:
+        summary, device = result
+        self.controls.device_used.setText(device)
+        elapsed = time.monotonic() - self._started - self._paused_total
+        text = f"{summary.line()} in {_duration(elapsed)}."
+        if summary.failed:
+            text += f" {len(summary.failed)} file(s) failed: see the list."
+        text += f" Report: {self.report_path}"
+        self.summary.setText(text)
+        self.progress.setValue(self.progress.maximum() if not summary.cancelled else 0)
+        self.finished.emit(summary)
+
+    def _on_failed(self, why: str) -> None:
+        self.summary.setText(f"Batch stopped: {why}")
+        self.failed.emit(why)
+
+    def _on_done(self) -> None:
+        self._job = None
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        for w in (self.start_button, self.scan_button, self.input_edit, self.output_edit):
+            w.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.cancel_button.setEnabled(running)
+        self.pause_button.setText("Pause")
+
+    def open_output(self) -> None:
+        out = self.output_edit.text().strip()
+        if out and Path(out).is_dir():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(out))
+
+    def _refuse(self, title: str, why: str) -> bool:
+        self.summary.setText(why)
+        if self.isVisible():
+            QMessageBox.warning(self, title, why)
+        return False
+
+    # --- window plumbing -------------------------------------------------------------------
+    def has_unfinished_work(self) -> bool:
+        return self._job is not None
+
+    def shutdown(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def save_settings(self, store: QSettings) -> None:
+        store.setValue("batch/input", self.input_edit.text())
+        store.setValue("batch/output", self.output_edit.text())
+        store.setValue("batch/recursive", self.recursive.isChecked())
+        store.setValue("batch/types", self.types.text())
+        store.setValue("batch/format", self.format.currentText())
+        self.controls.save(store)
+
+    def restore_settings(self, store: QSettings) -> None:
+        self.input_edit.setText(str(store.value("batch/input", "")))
+        self.output_edit.setText(str(store.value("batch/output", "")))
+        self.recursive.setChecked(bool(store.value("batch/recursive", False, type=bool)))
+        types = store.value("batch/types")
+        if types:
+            self.types.setText(str(types))
+        fmt = str(store.value("batch/format", "same"))
+        if self.format.findText(fmt) >= 0:
+            self.format.setCurrentText(fmt)
+        self.controls.restore(store)
+
+
+def time_left(seconds: list[float], finished: int, total: int, in_flight: float) -> float | None:
+    """Seconds left: the mean time of the files really processed (skips cost nothing) times
+    the files still to go, less the fraction ``in_flight`` of the current one already done."""
+    if not seconds or finished >= total:
+        return None
+    per_file = sum(seconds) / len(seconds)
+    return max(0.0, per_file * (total - finished - min(max(in_flight, 0.0), 1.0)))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

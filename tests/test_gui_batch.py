@@ -1,0 +1,170 @@
+"""The Batch tab, offscreen: the engine's batch runner behind a file list."""
+
+import csv
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+
+from colorizer_app.engine.imageio import read_image  # noqa: E402
+from colorizer_app.gui.batch_tab import _duration, time_left  # noqa: E402
+from tests.conftest import smooth_photo  # noqa: E402
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def run_and_wait(qtbot, tab, timeout=60000):
+    with qtbot.waitSignal(tab.finished, timeout=timeout) as blocker:
+        assert tab.start(confirm=False)
+    qtbot.waitUntil(lambda: not tab.has_unfinished_work(), timeout=10000)
+    return blocker.args[0]
+
+
+def statuses(tab):
+    return {tab.table.item(r, 0).text(): tab.status_of(r) for r in range(tab.table.rowCount())}
+
+
+def test_batch_with_a_corrupt_file_then_resume(qtbot, window, album, tmp_path):
+    tab = window.batch
+    out = tmp_path / "out"
+    before = snapshot(album)
+    tab.input_edit.setText(str(album))
+    tab.output_edit.setText(str(out))
+    tab.recursive.setChecked(True)
+    tab.controls.render.setCurrentText("256")
+
+    summary = run_and_wait(qtbot, tab)
+    assert summary.line() == "3 done, 0 skipped, 1 failed"
+    assert statuses(tab) == {
+        "1930s/scan16.tif": "done",
+        "broken.jpg": "failed",
+        "cutout.png": "done",
+        "wedding.jpg": "done",
+    }
+    row = next(
+        r for r in range(tab.table.rowCount()) if tab.table.item(r, 0).text() == "broken.jpg"
+    )
+    assert "truncated" in tab.table.item(row, 2).text()
+    assert "3 done, 0 skipped, 1 failed" in tab.summary.text()
+    assert snapshot(album) == before  # originals untouched, nothing written into the input
+    assert read_image(out / "1930s" / "scan16.tif").bit_depth == 16
+    rows = list(csv.DictReader(tab.report_path.open()))
+    assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed"]
+    assert tab.progress.value() == tab.progress.maximum()
+
+    # a second run resumes: what exists is skipped, not redone
+    stamp = (out / "wedding.jpg").stat().st_mtime_ns
+    summary = run_and_wait(qtbot, tab)
+    assert summary.line() == "0 done, 3 skipped, 1 failed"
+    assert statuses(tab)["wedding.jpg"] == "skipped"
+    assert (out / "wedding.jpg").stat().st_mtime_ns == stamp
+
+
+def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp_path):
+    src, out = tmp_path / "scans", tmp_path / "out"
+    src.mkdir()
+    for i in range(4):
+        Image.fromarray(smooth_photo(900, 1200, seed=i)).save(src / f"scan{i}.png")
+    tab = window.batch
+    tab.input_edit.setText(str(src))
+    tab.output_edit.setText(str(out))
+    tab.controls.render.setCurrentText("full")  # many tiles per file: time to cancel mid-file
+    progressed = []
+    tab.progress.valueChanged.connect(progressed.append)
+    with qtbot.waitSignal(tab.finished, timeout=120000) as blocker:
+        assert tab.start(confirm=False)
+        qtbot.waitUntil(lambda: bool(progressed) and progressed[-1] > 0, timeout=60000)
+        tab.cancel()
+    summary = blocker.args[0]
+    qtbot.waitUntil(lambda: not tab.has_unfinished_work(), timeout=10000)
+    assert summary.cancelled
+    assert summary.count("done") < 4
+    assert "queued" in statuses(tab).values()
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files
+    for png in out.glob("*.png"):  # whatever exists is complete
+        assert read_image(png).pixels.shape == (900, 1200, 3)
+    done_before = summary.count("done")
+    summary = run_and_wait(qtbot, tab, timeout=180000)
+    assert summary.count("skipped") == done_before
+    assert summary.count("done") == 4 - done_before
+    assert sorted(p.name for p in out.glob("*.png")) == [f"scan{i}.png" for i in range(4)]
+
+
+def test_pause_holds_the_batch_until_resumed(qtbot, window, tmp_path):
+    src, out = tmp_path / "scans", tmp_path / "out"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_photo(600, 800, seed=i)).save(src / f"p{i}.png")
+    tab = window.batch
+    tab.input_edit.setText(str(src))
+    tab.output_edit.setText(str(out))
+    tab.controls.render.setCurrentText("full")
+    with qtbot.waitSignal(tab.finished, timeout=120000) as blocker:
+        assert tab.start(confirm=False)
+        tab.toggle_pause()
+        assert tab.is_paused and tab.pause_button.text() == "Resume"
+        qtbot.wait(300)  # a tile in flight may finish
+        held = tab.progress.value()
+        qtbot.wait(1200)
+        assert tab.progress.value() == held
+        assert not list(out.glob("*.png"))
+        tab.toggle_pause()
+        assert not tab.is_paused
+    assert blocker.args[0].line() == "3 done, 0 skipped, 0 failed"
+
+
+def test_output_into_the_input_folder_uses_a_suffix(qtbot, window, tmp_path):
+    src = tmp_path / "scans"
+    src.mkdir()
+    Image.fromarray(smooth_photo(200, 300)).save(src / "a.jpg", quality=95)
+    original = (src / "a.jpg").read_bytes()
+    tab = window.batch
+    tab.input_edit.setText(str(src))
+    tab.output_edit.setText(str(src))
+    assert run_and_wait(qtbot, tab).line() == "1 done, 0 skipped, 0 failed"
+    assert (src / "a.jpg").read_bytes() == original
+    colored = read_image(src / "a_colorized.jpg").pixels
+    assert colored.shape == (200, 300, 3)
+    # the next scan does not take the output for a new input
+    tab.scan()
+    assert list(statuses(tab)) == ["a.jpg"]
+    assert run_and_wait(qtbot, tab).line() == "0 done, 1 skipped, 0 failed"
+
+
+def test_scan_lists_and_filters_by_type(qtbot, window, album):
+    tab = window.batch
+    tab.input_edit.setText(str(album))
+    tab.output_edit.setText(str(album.parent / "out"))
+    tab.types.setText("jpg")
+    tab.scan()
+    assert statuses(tab) == {"broken.jpg": "queued", "wedding.jpg": "queued"}
+    tab.recursive.setChecked(True)
+    tab.types.setText("tif png")
+    tab.scan()
+    assert set(statuses(tab)) == {"1930s/scan16.tif", "cutout.png"}
+
+
+def test_bad_choices_are_refused_with_a_message(qtbot, window, tmp_path):
+    tab = window.batch
+    tab.input_edit.setText(str(tmp_path / "missing"))
+    tab.output_edit.setText(str(tmp_path / "out"))
+    assert not tab.start(confirm=False)
+    assert "Not a folder" in tab.summary.text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    tab.input_edit.setText(str(empty))
+    assert not tab.start(confirm=False)
+    assert "No photos" in tab.summary.text()
+    assert not tab.has_unfinished_work()
+
+
+def test_time_left_estimate():
+    assert time_left([], 0, 5, 0.0) is None  # nothing measured yet
+    assert time_left([2.0, 4.0], 2, 5, 0.5) == pytest.approx(3.0 * 2.5)
+    assert time_left([2.0], 3, 3, 0.0) is None
+    assert time_left([1.0], 1, 4, 7.0) == pytest.approx(2.0)  # in-flight fraction clipped
+    assert _duration(42) == "42 s" and _duration(125) == "2 min 05 s"
+    assert _duration(7260) == "2 h 01 min"

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # `make run PHOTO=path` opens that photo in the app.
 PHOTO  ?=
 
-.PHONY: setup test run lint bench clean
+.PHONY: setup test run lint bench bundle clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/bench_colorize.py
+
+# One-folder desktop bundle in dist/colorizer/ (PyInstaller, build.spec), then its self-test.
+bundle: setup
+	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN build.spec
+	QT_QPA_PLATFORM=offscreen dist/colorizer/colorizer --self-test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

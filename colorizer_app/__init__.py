@@ -4,4 +4,4 @@
 and only wires Qt signals to the engine.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # also the package version (pyproject reads it); see CHANGELOG.md

@@ -1,5 +1,10 @@
+"""``python -m colorizer_app`` and the bundle's entry point (see build.spec)."""
+
+import multiprocessing
 import sys
 
 from colorizer_app.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    multiprocessing.freeze_support()  # frozen bundles: child processes must not rerun main
+    sys.exit(main())

@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"colorizer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more details")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="colorize the bundled sample offscreen, check the result, build the window; "
+        "exit 0 if this installation works",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     g = sub.add_parser("gui", help="open the desktop app (the default with no command)")
     g.add_argument("path", nargs="?", help="a photo to open")
@@ -129,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s: %(message)s",
     )
+    if args.self_test:
+        from colorizer_app.selftest import run_self_test
+
+        return run_self_test()
     if args.command is None:
         parser.print_help()
         return 2

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 
 SAMPLE_PHOTO = "samples/astronaut-gray.jpg"
+ICON = "icons/colorizer.png"
+STYLESHEET = "style.qss"
 
 
 def resource(name: str) -> Path:
@@ -17,3 +20,15 @@ def resource(name: str) -> Path:
 
 def sample_photo() -> Path:
     return resource(SAMPLE_PHOTO)
+
+
+def docs_dir() -> Path | None:
+    """The user documentation: ``docs/`` inside the bundle, or the source checkout's."""
+    candidates = []
+    if getattr(sys, "frozen", False):
+        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "docs")
+    candidates.append(Path(__file__).resolve().parents[1] / "docs")
+    for folder in candidates:
+        if (folder / "USER_GUIDE.md").is_file():
+            return folder
+    return None

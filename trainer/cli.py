@@ -67,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
     except (ValueError, OSError, json.JSONDecodeError) as err:
         print(f"colorizer train: error: {err}", file=sys.stderr)
         return 2
-    progress = CallbackProgress()
+    progress = CallbackProgress(on_hold=lambda: on_event({"event": "paused"}))
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the step, checkpoint, stop
         signal.signal(sig, lambda *_: progress.cancel())
 
@@ -104,9 +104,8 @@ def _obey_commands(stream, progress, on_event) -> None:
     try:
         for line in stream:
             command = line.strip().lower()
-            if command == "pause":
+            if command == "pause":  # "paused" is reported once the loop really holds
                 progress.pause()
-                on_event({"event": "paused"})
             elif command == "resume":
                 progress.resume()
                 on_event({"event": "resumed"})

@@ -298,6 +298,52 @@ def open_source(config) -> ColorFolder | PairedFolders | Cifar10Tar | LabNpy:
     return ColorFolder(path)
 
 
+@dataclass
+class Inspection:
+    """What training on some data would see: for the train tab's check before starting."""
+
+    kind: str  # folder, paired, cifar10 or npy
+    items: int
+    skipped: list[tuple[str, str]]  # (file, reason) left out
+    samples: list[tuple[str, np.ndarray, np.ndarray]]  # (name, gray RGB, colour RGB) thumbnails
+
+
+def inspect_data(
+    data: str | Path, gray_dir: str | Path = "", *, samples: int = 4, size: int = 128
+) -> Inspection:
+    """Open the data as training would and return counts, what was left out and why, and a
+    few (gray, colour) thumbnail pairs with the long side at most ``size`` pixels."""
+    from types import SimpleNamespace
+
+    source = open_source(
+        SimpleNamespace(data=str(data), source="auto", gray_dir=str(gray_dir or ""))
+    )
+    kind = {
+        ColorFolder: "folder",
+        PairedFolders: "paired",
+        Cifar10Tar: "cifar10",
+        LabNpy: "npy",
+    }[type(source)]
+    skipped = list(source.report.skipped)
+    shown: list[tuple[str, np.ndarray, np.ndarray]] = []
+    picks = np.linspace(0, len(source) - 1, num=min(samples, len(source))).round().astype(int)
+    for index in dict.fromkeys(picks.tolist()):
+        loaded = load_or_skip(source, index)
+        if loaded is None:
+            skipped.append((source.name(index), "unreadable image"))
+            continue
+        rgb = loaded.rgb
+        gray = loaded.gray
+        if gray is None:
+            gray = np.rint(luminance(rgb) * 2.55).clip(0, 255).astype(np.uint8)
+        scale = min(1.0, size / max(rgb.shape[:2]))
+        dims = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        rgb = cv2.resize(rgb, dims, interpolation=cv2.INTER_AREA)
+        gray = cv2.resize(gray, dims, interpolation=cv2.INTER_AREA)
+        shown.append((source.name(index), np.repeat(gray[..., None], 3, axis=2), rgb))
+    return Inspection(kind, len(source), skipped, shown)
+
+
 def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic split by item: (train, validation). One item: validation = training."""
     if n == 0:

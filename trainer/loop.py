@@ -29,6 +29,7 @@ from colorizer_app.engine.runner import resolve_device
 from models.errors import ColorizerError
 from models.modelfile import ModelInfo, load_generator, save_generator
 from models.networks import (
+    GENERATOR_TYPES,
     AutoencoderConfig,
     DiscriminatorConfig,
     GeneratorConfig,
@@ -285,6 +286,7 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
 
     started = time.perf_counter()
     window_start, window_images = time.perf_counter(), 0
+    curve = _LossCurve()
     try:
         while step < total_steps:
             epoch = step // steps_per_epoch
@@ -370,9 +372,10 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
                 if main and (step % config.log_every == 0 or step == total_steps):
                     elapsed = time.perf_counter() - window_start
                     record["images_per_s"] = window_images / max(elapsed, 1e-9)
+                    record["total_steps"] = total_steps
                     window_start, window_images = time.perf_counter(), 0
                     append_jsonl(run_dir / "metrics.jsonl", record)
-                    emit({**record, "total_steps": total_steps})
+                    emit(record)
                 progress.update(step, total_steps, "training")
                 # --- evaluate, checkpoint
                 end_of_epoch = step % steps_per_epoch == 0
@@ -383,6 +386,7 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
                 ):
                     if main:
                         _evaluate(generator, val_set, config, device, step, run_dir, emit)
+                        curve.write(run_dir, final=step >= total_steps)
                         generator.train()
                 if step % config.checkpoint_every == 0 or end_of_epoch or step == total_steps:
                     checkpoint()
@@ -390,6 +394,8 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
                     break
     except Cancelled:
         checkpoint()
+        if main:
+            curve.write(run_dir, final=True)
         emit({"event": "cancelled", "step": step})
         raise
     if world > 1:
@@ -434,14 +440,28 @@ def _evaluate(generator, val_set, config, device, step, run_dir, emit) -> dict:
     append_jsonl(run_dir / "metrics.jsonl", record)
     write_png(run_dir / "samples" / f"step{step:07d}.png", sample_grid(rows))
     write_png(run_dir / "samples" / "latest.png", sample_grid(rows))
-    history = read_jsonl(run_dir / "metrics.jsonl")
-    loss_curve(
-        run_dir / "loss_curve.png",
-        [h for h in history if h.get("event") == "step"],
-        [h for h in history if h.get("event") == "eval"],
-    )
     emit(record)
     return record
+
+
+class _LossCurve:
+    """Redraws loss_curve.png after an evaluation, at most every ``every_s`` seconds
+    (matplotlib costs about a second a plot) and always at the end of a run or a cancel."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s, self.last = every_s, -math.inf
+
+    def write(self, run_dir: Path, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < self.every_s:
+            return
+        self.last = now
+        history = read_jsonl(run_dir / "metrics.jsonl")
+        loss_curve(
+            run_dir / "loss_curve.png",
+            [h for h in history if h.get("event") == "step"],
+            [h for h in history if h.get("event") == "eval"],
+        )
 
 
 def export(
@@ -488,6 +508,16 @@ def export(
     return save_generator(path or run_dir / "generator.safetensors", generator, info, dtype=dtype)
 
 
+def _config_of(saved: dict):
+    """The generator config a checkpoint saved as a plain dict (its fields tell the type)."""
+    for config_cls, _ in GENERATOR_TYPES.values():
+        try:
+            return config_cls.from_dict(saved)
+        except (TypeError, ValueError):
+            continue
+    raise ValueError(f"unknown generator settings {sorted(saved)}")
+
+
 def export_checkpoint(
     run_dir: str | os.PathLike,
     path: str | os.PathLike,
@@ -504,9 +534,7 @@ def export_checkpoint(
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
     try:
         config = TrainConfig.from_dict(state["config"])
-        g_config = _generator_config(config)
-        if asdict(g_config) != state["g_config"]:
-            raise TrainingError(f"{run_dir}: the checkpoint does not match its own settings")
+        g_config = _config_of(state["g_config"])  # fine-tuned runs keep their base's design
         generator = build_generator(g_config)
         generator.load_state_dict(state["generator"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:

@@ -36,8 +36,14 @@ class CallbackProgress:
     steps) until :meth:`resume` or :meth:`cancel`.
     """
 
-    def __init__(self, callback: Callable[[int, int, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        callback: Callable[[int, int, str], None] | None = None,
+        *,
+        on_hold: Callable[[], None] | None = None,
+    ) -> None:
         self._callback = callback
+        self._on_hold = on_hold  # called on the job's thread when a pause really holds it
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -66,9 +72,12 @@ class CallbackProgress:
         return not self._running.is_set()
 
     def check_cancelled(self) -> None:
-        # short waits keep the main thread responsive to signal handlers (SIGTERM -> cancel)
-        while not self._running.wait(0.2):
-            pass
+        if not self._running.is_set():
+            if self._on_hold is not None:
+                self._on_hold()
+            # short waits keep the main thread responsive to signal handlers (SIGTERM -> cancel)
+            while not self._running.wait(0.2):
+                pass
         if self._cancel.is_set():
             raise Cancelled("cancelled by the user")
 

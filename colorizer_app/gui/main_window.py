@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
 from colorizer_app import __version__
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS
+from colorizer_app.gui.about import AboutDialog, GuideDialog
 from colorizer_app.gui.batch_tab import BatchTab
+from colorizer_app.gui.train_tab import TrainTab
 from colorizer_app.gui.viewer import Mode
 from colorizer_app.gui.workspace import ColorizeWorkspace
 
@@ -29,11 +31,15 @@ class MainWindow(QMainWindow):
         self.batch = BatchTab()
         self.tabs.addTab(self.workspace, "Colorize")
         self.tabs.addTab(self.batch, "Batch")
+        self.train = TrainTab()
+        self.tabs.addTab(self.train, "Train")
+        self.train.model_added.connect(self._on_model_added)
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self.workspace.photo_opened.connect(self._on_photo_opened)
         self.workspace.restore_settings(self.store)
         self.batch.restore_settings(self.store)
+        self.train.restore_settings(self.store)
         geometry = self.store.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -99,7 +105,22 @@ class MainWindow(QMainWindow):
             lambda: self.workspace.viewer.zoom_by(0.8),
             QKeySequence.StandardKey.ZoomOut,
         )
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(
+            help_menu, "&User Guide", self.show_guide, QKeySequence.StandardKey.HelpContents
+        )
+        self._action(help_menu, "&About Colorizer", self.show_about)
         self._refresh_recent()
+
+    def show_guide(self) -> GuideDialog:
+        dialog = GuideDialog(self)
+        dialog.show()
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.workspace.controls.model_path(), self)
+        dialog.show()
+        return dialog
 
     # --- open ------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -142,9 +163,16 @@ class MainWindow(QMainWindow):
             self.open_path(files[0])
             event.acceptProposedAction()
 
+    def _on_model_added(self, path: Path) -> None:
+        """A model made in the Train tab: offer it everywhere, select it for colorizing."""
+        self.workspace.controls.refresh_models(select=path)
+        self.batch.controls.refresh_models()
+        self.train.refresh_models()
+        self.statusBar().showMessage(f"New model: {path.name}", 10000)
+
     def _tabs(self) -> list:
         # the workspace last: its shutdown waits for every worker thread, once all are cancelled
-        return [self.batch, self.workspace]
+        return [self.train, self.batch, self.workspace]
 
     # --- close -----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802
@@ -152,7 +180,8 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 "Quit Colorizer?",
-                "A job is still running. Cancel it and quit?",
+                "Work is still running. Stop it and quit?\n\nA training run stops with a "
+                "checkpoint and can be resumed from the Train tab; finished photos are kept.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             )
             if answer != QMessageBox.StandardButton.Yes:

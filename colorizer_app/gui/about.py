@@ -1,0 +1,141 @@
+"""Help menu dialogs: About (versions and the loaded model's card) and the user guide."""
+
+from __future__ import annotations
+
+import html
+import platform
+from pathlib import Path
+
+import PySide6
+import torch
+from PySide6.QtCore import QUrl, qVersion
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout
+
+from colorizer_app import __version__
+from colorizer_app.paths import docs_dir
+from models.errors import ModelFileError
+from models.modelfile import read_info
+
+
+def versions() -> dict[str, str]:
+    cuda = torch.version.cuda if torch.cuda.is_available() else None
+    return {
+        "Colorizer": __version__,
+        "PyTorch": torch.__version__ + (f" (CUDA {cuda})" if cuda else " (CPU)"),
+        "Qt": qVersion(),
+        "PySide6": PySide6.__version__,
+        "Python": platform.python_version(),
+        "System": f"{platform.system()} {platform.release()} ({platform.machine()})",
+    }
+
+
+def _rows(items: dict) -> str:
+    cells = "".join(
+        f"<tr><td><b>{html.escape(str(k))}</b>&nbsp;&nbsp;</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in items.items()
+        if v not in (None, "")
+    )
+    return f"<table>{cells}</table>"
+
+
+def model_card(path: Path | None) -> str:
+    """The model file's own description: architecture, recipe, validation numbers."""
+    if path is None:
+        return "<p>No model is selected.</p>"
+    try:
+        info = read_info(path)
+    except ModelFileError as err:
+        return f"<p>{html.escape(str(err))}</p>"
+    config = info.config.to_dict()
+    training, metrics = info.training, info.metrics
+    design = {
+        "Name": info.name or path.stem,
+        "File": str(path),
+        "Architecture": f"{type(info.config).__name__.replace('Config', '')} "
+        + ", ".join(f"{k} {v}" for k, v in config.items()),
+        "Colour space": info.color_space,
+    }
+    recipe = {
+        "Recipe": training.get("recipe"),
+        "λ L1": training.get("lambda_l1"),
+        "Steps": training.get("steps"),
+        "Epochs": training.get("epochs"),
+        "Crop size": training.get("image_size"),
+        "Batch size": training.get("batch_size"),
+        "Data": training.get("data"),
+        "Wall time (s)": training.get("wall_seconds"),
+        "Hardware": training.get("hardware"),
+    }
+    text = "<h3>Model</h3>" + _rows(design) + "<h3>Training</h3>" + _rows(recipe)
+    if metrics:
+        numbers = {}
+        if "psnr" in metrics:
+            numbers["PSNR (dB)"] = f"{metrics['psnr']:.2f} (gray input {metrics['gray_psnr']:.2f})"
+        if "ssim" in metrics:
+            numbers["SSIM"] = f"{metrics['ssim']:.4f} (gray input {metrics['gray_ssim']:.4f})"
+        if "colourfulness" in metrics:
+            numbers["Colourfulness"] = (
+                f"{metrics['colourfulness']:.1f} (truth {metrics['truth_colourfulness']:.1f})"
+            )
+        numbers["Validation images"] = metrics.get("images")
+        text += "<h3>Validation when it was trained</h3>" + _rows(numbers)
+    return text
+
+
+def about_html(model_path: Path | None) -> str:
+    return (
+        f"<h2>Colorizer {html.escape(__version__)}</h2>"
+        "<p>Brings black-and-white photographs back to colour: a Pix2Pix U-Net generator "
+        "trained from scratch, run tile by tile so scans of any size fit in bounded memory."
+        "</p>" + _rows(versions()) + model_card(model_path)
+    )
+
+
+class AboutDialog(QDialog):
+    def __init__(self, model_path: Path | None, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About Colorizer")
+        self.browser = QTextBrowser()
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setHtml(about_html(model_path))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.browser)
+        layout.addWidget(buttons)
+        self.resize(640, 620)
+
+
+class GuideDialog(QDialog):
+    """The user guide (docs/USER_GUIDE.md, screenshots included), rendered offline."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Colorizer User Guide")
+        self.browser = QTextBrowser()
+        self.browser.setOpenExternalLinks(True)
+        layout = QVBoxLayout(self)
+        folder = docs_dir()
+        if folder is None:
+            layout.addWidget(
+                QLabel(
+                    "The user guide is not installed with this copy; it is docs/USER_GUIDE.md "
+                    "in the Colorizer source."
+                )
+            )
+        else:
+            self.browser.setSearchPaths([str(folder)])
+            self.browser.setSource(
+                QUrl.fromLocalFile(str(folder / "USER_GUIDE.md")),
+                QTextDocument.ResourceType.MarkdownResource,
+            )
+        layout.addWidget(self.browser)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(900, 760)
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.browser.toPlainText().strip())

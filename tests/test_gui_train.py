@@ -1,0 +1,160 @@
+"""The Train tab, offscreen: a real ``colorizer train`` child process on generated photos."""
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from colorizer_app.gui.model_store import user_models_dir  # noqa: E402
+from models.modelfile import load_generator, read_info  # noqa: E402
+from models.networks import GeneratorConfig  # noqa: E402
+from tests.conftest import make_generator_file, smooth_photo  # noqa: E402
+from trainer.checkpoint import load_checkpoint  # noqa: E402
+from trainer.runs import list_runs  # noqa: E402
+
+SMALL = GeneratorConfig(ngf=4, num_downs=6, max_mult=4)  # 64-px crops: fast steps
+
+
+@pytest.fixture
+def tab(window, tmp_path, messages):
+    """The train tab set up for a tiny job: a tiny 64-px model as base, a few small photos."""
+    base = make_generator_file(tmp_path / "base.safetensors", SMALL)
+    tab = window.train
+    tab.runs_dir = tmp_path / "runs"
+    tab.refresh_runs()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        Image.fromarray(smooth_photo(160, 200, color=True, seed=i)).save(photos / f"c{i}.png")
+    tab.color_edit.setText(str(photos))
+    tab.add_base_model(base)
+    assert tab.image_size.itemText(0) == "64"  # sizes follow the model's depth (6 levels)
+    tab.image_size.setCurrentText("64")
+    tab.batch_size.setValue(2)
+    tab.length_unit.setCurrentText("steps")
+    tab.val_fraction.setValue(0.34)
+    tab.device.setCurrentText("cpu")
+    return tab
+
+
+def test_check_data_counts_and_lists_unmatched(qtbot, window, tmp_path):
+    tab = window.train
+    color, gray = tmp_path / "color", tmp_path / "gray"
+    color.mkdir()
+    gray.mkdir()
+    for name in ("a", "b", "only_colour"):
+        Image.fromarray(smooth_photo(64, 96, color=True)).save(color / f"{name}.png")
+    for name in ("a", "b", "only_gray"):
+        Image.fromarray(smooth_photo(64, 96)).save(gray / f"{name}.jpg")
+    tab.color_edit.setText(str(color))
+    tab.gray_edit.setText(str(gray))
+    with qtbot.waitSignal(tab.inspected, timeout=20000) as blocker:
+        tab.check_data()
+    result = blocker.args[0]
+    assert result.kind == "paired" and result.items == 2
+    assert "2 colour/gray pairs" in tab.data_summary.text()
+    listed = [tab.unmatched.item(i).text() for i in range(tab.unmatched.count())]
+    assert "only_colour.png: no gray file of this name" in listed
+    assert "only_gray.jpg: no colour file of this name" in listed
+    assert tab.samples_box.count() == 2  # one thumbnail per pair (gray | colour)
+
+
+def test_tiny_run_plots_previews_and_its_model_reaches_the_picker(qtbot, window, tab):
+    tab.length.setValue(4)
+    tab.run_name.setText("Test style")
+    with qtbot.waitSignal(tab.run_ended, timeout=180000) as blocker:
+        assert tab.start()
+    code, reason = blocker.args
+    assert code == 0, (reason, tab.log.toPlainText())
+    # the plots received points: losses per logged step, validation per eval
+    assert len(tab.series["g_l1"][0]) >= 2 and "g_adv" in tab.series
+    assert len(tab.series["psnr"][0]) >= 1 and len(tab.series["gray_psnr"][0]) >= 1
+    xs, ys = tab.curves["g_l1"].getData()
+    assert len(xs) == len(tab.series["g_l1"][0])
+    assert tab.preview.pixmap() is not None and not tab.preview.pixmap().isNull()
+    assert tab.progress.value() == tab.progress.maximum() == 4
+    runs = list_runs(tab.runs_dir)
+    assert [r.state for r in runs] == ["finished"]
+
+    with qtbot.waitSignal(tab.model_added, timeout=30000) as added:
+        assert tab.use_model(name="Test style")
+    path = added.args[0]
+    assert path.parent == user_models_dir() and path.is_file()
+    info = read_info(path)
+    assert info.name == "Test style" and info.training["steps"] == 4
+    assert "psnr" in info.metrics  # the run's validation numbers travel with the model
+    load_generator(path)
+    picker = window.workspace.controls.model
+    labels = [picker.itemText(i) for i in range(picker.count())]
+    assert "Test style" in labels
+    assert window.workspace.controls.model_path() == path  # and it is selected
+    path.unlink()
+
+
+def test_cancel_keeps_a_valid_checkpoint_and_resume_continues(qtbot, tab):
+    tab.length.setValue(100000)
+    steps = []
+    tab.process.event.connect(lambda e: steps.append(e) if e.get("event") == "step" else None)
+    with qtbot.waitSignal(tab.run_ended, timeout=180000) as blocker:
+        assert tab.start()
+        qtbot.waitUntil(lambda: len(steps) >= 1, timeout=120000)
+        tab.cancel()
+    code, reason = blocker.args
+    assert code == 130 and "resumed" in reason
+    (run,) = list_runs(tab.runs_dir)
+    assert run.state == "resumable"
+    state = load_checkpoint(run.path / "checkpoints" / "last.pt")
+    assert state["step"] >= 1
+    assert tab.resume_button.isEnabled() and "can be resumed" in tab.status.text()
+
+    events = []
+    tab.process.event.connect(events.append)
+    with qtbot.waitSignal(tab.run_ended, timeout=180000) as blocker:
+        assert tab.resume(run.path)
+        qtbot.waitUntil(lambda: any(e.get("event") == "step" for e in events), timeout=120000)
+        tab.cancel()
+    resumed = next(e for e in events if e.get("event") == "resume")
+    assert resumed["step"] == state["step"]
+    assert blocker.args[0] == 130
+    assert load_checkpoint(run.path / "checkpoints" / "last.pt")["step"] > state["step"]
+
+
+def test_pause_stops_the_steps_until_resumed(qtbot, tab):
+    tab.length.setValue(100000)
+    events = []
+    tab.process.event.connect(events.append)
+    with qtbot.waitSignal(tab.run_ended, timeout=180000):
+        assert tab.start()
+        qtbot.waitUntil(lambda: any(e.get("event") == "step" for e in events), timeout=120000)
+        tab.toggle_pause()
+        qtbot.waitUntil(lambda: tab.pause_button.text() == "Resume", timeout=20000)
+        qtbot.wait(300)  # a step in flight may still report
+        held = len(events)
+        qtbot.wait(1500)
+        assert len(events) == held
+        tab.toggle_pause()
+        qtbot.waitUntil(lambda: tab.pause_button.text() == "Pause", timeout=20000)
+        qtbot.waitUntil(lambda: len(events) > held + 1, timeout=60000)
+        tab.cancel()
+
+
+def test_bad_data_is_refused_before_starting(qtbot, window, tmp_path):
+    tab = window.train
+    tab.runs_dir = tmp_path / "runs"
+    tab.color_edit.setText(str(tmp_path / "missing"))
+    assert not tab.start()
+    assert "Not a folder" in tab.status.text()
+    assert not tab.has_unfinished_work()
+
+
+def test_training_error_is_reported(qtbot, tab, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    tab.color_edit.setText(str(empty))
+    tab.length.setValue(2)
+    with qtbot.waitSignal(tab.run_ended, timeout=120000) as blocker:
+        assert tab.start()
+    code, reason = blocker.args
+    assert code == 1 and "no" in reason.lower()
+    assert reason in tab.status.text()

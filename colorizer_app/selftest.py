@@ -19,7 +19,8 @@ MIN_COLOURFULNESS = 3.0  # Hasler-Suesstrunk; a gray image scores 0
 MAX_LUMINANCE_ERROR = 2.0  # mean |L_out - L_in| in L* units (8-bit rounding is ~0.3)
 
 
-def run_self_test(out=sys.stdout, gui: bool = True) -> int:
+def run_self_test(out=None, gui: bool = True) -> int:
+    out = out or sys.stdout
     results: list[bool] = []
     state: dict = {}
 

@@ -1,20 +1,33 @@
-"""Take the README's screenshot: the real window under Xvfb, a historical photo colorized.
+"""Screenshots of the real window under Xvfb for the README and the user guide.
 
-Usage: xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py PHOTO OUT.png
+Usage (from the repository root):
+  xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py colorize PHOTO OUT.png
+  xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py batch FOLDER OUT.png
+  xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py train FOLDER OUT.png
+
+colorize: the photo colorized, before/after split. batch: FOLDER colorized into a temporary
+folder. train: a short fine-tune of the default model on the colour photos in FOLDER,
+captured after a few validations. Settings and runs go to a temporary app-data folder.
 """
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from colorizer_app.gui.app import apply_style  # noqa: E402
 from colorizer_app.gui.main_window import MainWindow  # noqa: E402
 from colorizer_app.gui.viewer import Mode  # noqa: E402
 
+W, H = 1400, 900
 
-def wait(app, condition, seconds=300):
+
+def wait(app, condition, seconds=600):
     end = time.monotonic() + seconds
     while not condition() and time.monotonic() < end:
         app.processEvents()
@@ -22,22 +35,56 @@ def wait(app, condition, seconds=300):
 
 
 def main() -> None:
-    photo, out = sys.argv[1], sys.argv[2]
+    kind, source, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    scratch = Path(tempfile.mkdtemp(prefix="colorizer-shot-"))
+    os.environ["XDG_DATA_HOME"] = str(scratch / "data")  # user models, runs: not the real ones
     app = QApplication([])
-    win = MainWindow()
-    win.setGeometry(0, 0, 1400, 900)
+    app.setApplicationName("Colorizer")
+    app.setOrganizationName("Colorizer")
+    apply_style(app)
+    print(
+        "app data:",
+        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation),
+    )
+    win = MainWindow(QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat))
+    win.setGeometry(0, 0, W, H)
     win.show()
-    ws = win.workspace
-    ws.open_path(photo)
-    wait(app, lambda: ws.doc is not None and not ws.busy())
-    ws.colorize()
-    wait(app, lambda: ws.doc.ab is not None and not ws.busy())
-    ws.viewer.set_mode(Mode.SPLIT)
-    ws.viewer.set_split(0.45)
+    if kind == "colorize":
+        ws = win.workspace
+        ws.open_path(source)
+        wait(app, lambda: ws.doc is not None and not ws.busy())
+        ws.colorize()
+        wait(app, lambda: ws.doc.ab is not None and not ws.busy())
+        ws.viewer.set_mode(Mode.SPLIT)
+        ws.viewer.set_split(0.45)
+    elif kind == "batch":
+        tab = win.batch
+        win.tabs.setCurrentWidget(tab)
+        tab.input_edit.setText(str(source))
+        tab.output_edit.setText(str(scratch / "colorized"))
+        tab.start(confirm=False)
+        wait(app, lambda: not tab.has_unfinished_work())
+    elif kind == "train":
+        tab = win.train
+        win.tabs.setCurrentWidget(tab)
+        tab.color_edit.setText(str(source))
+        tab.check_data()
+        wait(app, lambda: tab._inspect_job is None)
+        tab.length_unit.setCurrentText("steps")
+        tab.length.setValue(60)
+        tab.image_size.setCurrentText("128")
+        tab.run_name.setText("Family album")
+        tab.start()
+        evals = []
+        tab.process.event.connect(lambda e: evals.append(e) if e.get("event") == "eval" else None)
+        wait(app, lambda: len(evals) >= 4 or not tab.process.running, 900)
+        wait(app, lambda: False, 1.0)
+    else:
+        raise SystemExit(f"unknown screenshot {kind!r}")
     wait(app, lambda: False, 1.0)
-    shot = app.primaryScreen().grabWindow(0, 0, 0, 1400, 900)
-    shot.save(out)
-    ws.shutdown()
+    app.primaryScreen().grabWindow(0, 0, 0, W, H).save(str(out))
+    for t in win._tabs():
+        t.shutdown()
     print("saved", out)
 
 

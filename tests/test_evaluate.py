@@ -129,3 +129,14 @@ def test_bad_training_data_is_a_clear_error(tmp_path, capsys):
     )
     assert code == 1
     assert "no images found" in capsys.readouterr().err
+
+
+def test_every_takes_a_strided_subset(truths):
+    from trainer.evaluate import iter_truths
+
+    names = [name for name, _ in iter_truths(truths)]
+    assert names == ["t0.png", "t1.png", "t2.png"]
+    assert [name for name, _ in iter_truths(truths, every=2)] == ["t0.png", "t2.png"]
+    assert [name for name, _ in iter_truths(truths, every=2, limit=1)] == ["t0.png"]
+    with pytest.raises(ValueError):
+        list(iter_truths(truths, every=0))

@@ -168,6 +168,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         help="resize truths to NxN first (CIFAR-10 seed experiment: 64)",
     )
     parser.add_argument("--limit", type=int, default=0, help="evaluate the first N images")
+    parser.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="take every N-th image (in name order: a subset covering every class)",
+    )
     parser.add_argument("--csv", metavar="FILE", help="per-image CSV (default: none)")
     parser.add_argument("--json", metavar="FILE", help="write the summary as JSON")
 
@@ -182,7 +189,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         settings = ColorizeSettings(
             render_size=render, tile=args.tile, overlap=args.overlap, device=args.device
         )
-        result = evaluate(args.model, args.data, settings, resize=args.resize, limit=args.limit)
+        result = evaluate(
+            args.model, args.data, settings, resize=args.resize, limit=args.limit, every=args.every
+        )
     except (ColorizerError, ValueError) as err:
         print(f"colorizer evaluate: error: {err}", file=sys.stderr)
         return 2

@@ -78,8 +78,13 @@ class Evaluation:
         os.replace(tmp, path)
 
 
-def iter_truths(data: str | os.PathLike, *, resize: int = 0, limit: int = 0):
-    """Yield (name, RGB uint8 truth) from a folder of photos or the CIFAR-10 test split."""
+def iter_truths(data: str | os.PathLike, *, resize: int = 0, limit: int = 0, every: int = 1):
+    """Yield (name, RGB uint8 truth) from a folder of photos or the CIFAR-10 test split.
+
+    ``every`` takes every N-th image in name order (a subset that still covers every class
+    or folder), ``limit`` then stops after that many."""
+    if every < 1:
+        raise ValueError(f"every must be at least 1, got {every}")
     data = Path(data)
     if data.is_file() and data.name.endswith((".tar.gz", ".tgz", ".tar")):
         source = Cifar10Tar(data, "test")
@@ -94,9 +99,13 @@ def iter_truths(data: str | os.PathLike, *, resize: int = 0, limit: int = 0):
         )
     else:
         raise DataError(f"{data}: evaluation data not found")
-    for count, (name, load) in enumerate(items):
-        if limit and count >= limit:
+    taken = 0
+    for index, (name, load) in enumerate(items):
+        if index % every:
+            continue
+        if limit and taken >= limit:
             return
+        taken += 1
         try:
             truth = load()
         except ColorizerError as err:
@@ -114,13 +123,16 @@ def evaluate(
     *,
     resize: int = 0,
     limit: int = 0,
+    every: int = 1,
     progress: Progress | None = None,
 ) -> Evaluation:
     progress = progress or NullProgress()
     settings = settings or ColorizeSettings()
     runner = settings.make_runner(load_generator(model))
     result = Evaluation()
-    for done, (name, truth) in enumerate(iter_truths(data, resize=resize, limit=limit), 1):
+    for done, (name, truth) in enumerate(
+        iter_truths(data, resize=resize, limit=limit, every=every), 1
+    ):
         progress.check_cancelled()
         if isinstance(truth, Exception):
             result.skipped.append((name, str(truth)))

@@ -38,7 +38,9 @@ class ControlsPanel(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.model.setMinimumContentsLength(14)
-        self.browse = QPushButton("Browse…")
+        self.browse = QPushButton("…")
+        self.browse.setToolTip("Choose a model file")
+        self.browse.setFixedWidth(32)
         self.render = QComboBox()
         self.render.addItems(RENDER_SIZES)
         self.render.setCurrentText(str(DEFAULT_RENDER_SIZE))

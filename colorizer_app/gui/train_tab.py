@@ -184,14 +184,15 @@ class TrainTab(QWidget):
         self.loss_plot = pg.PlotWidget(title="Losses")
         self.psnr_plot = pg.PlotWidget(title="Validation PSNR (dB)")
         self.colour_plot = pg.PlotWidget(title="Validation colourfulness")
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for key in LOSS_KEYS:
-            self.curves[key] = self._curve(self.loss_plot, key, LOSS_COLOURS[key])
-        self.curves["psnr"] = self._curve(self.psnr_plot, "model", "#1f77b4", symbol="o")
-        self.curves["gray_psnr"] = self._curve(self.psnr_plot, "gray input", "#7f7f7f", dash=True)
-        self.curves["colourfulness"] = self._curve(self.colour_plot, "model", "#d62728", symbol="o")
-        self.curves["truth_colourfulness"] = self._curve(
-            self.colour_plot, "truth", "#7f7f7f", dash=True
+        self.curves: dict[str, pg.PlotDataItem] = {}  # made when a series first has data
+        self._curve_styles = {
+            key: (self.loss_plot, key, LOSS_COLOURS[key], {}) for key in LOSS_KEYS
+        }
+        self._curve_styles.update(
+            psnr=(self.psnr_plot, "model", "#1f77b4", {"symbol": "o"}),
+            gray_psnr=(self.psnr_plot, "gray input", "#7f7f7f", {"dash": True}),
+            colourfulness=(self.colour_plot, "model", "#d62728", {"symbol": "o"}),
+            truth_colourfulness=(self.colour_plot, "truth", "#7f7f7f", {"dash": True}),
         )
         for plot in (self.loss_plot, self.psnr_plot, self.colour_plot):
             plot.setLabel("bottom", "step")
@@ -243,9 +244,16 @@ class TrainTab(QWidget):
         self.refresh_runs()
         self._set_running(False)
 
+    def _curve_for(self, key: str) -> pg.PlotDataItem:
+        if key not in self.curves:
+            plot, name, colour, style = self._curve_styles[key]
+            self.curves[key] = self._curve(plot, name, colour, **style)
+        return self.curves[key]
+
     @staticmethod
     def _curve(plot, name, colour, *, symbol=None, dash=False):
-        plot.addLegend(offset=(-10, 10))
+        if plot.plotItem.legend is None:
+            plot.addLegend(offset=(-10, 10))
         pen = pg.mkPen(
             colour, width=2, style=Qt.PenStyle.DashLine if dash else Qt.PenStyle.SolidLine
         )
@@ -530,7 +538,7 @@ class TrainTab(QWidget):
                 xs, ys = self.series.setdefault(key, ([], []))
                 xs.append(step)
                 ys.append(float(record[key]))
-                self.curves[key].setData(xs, ys)
+                self._curve_for(key).setData(xs, ys)
 
     def _show_step(self, event: dict) -> None:
         step = int(event.get("step", 0))

@@ -1,0 +1,65 @@
+"""Help menu dialogs, the app icon and ``colorizer --self-test``."""
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from colorizer_app import __version__  # noqa: E402
+from colorizer_app.cli import main  # noqa: E402
+from colorizer_app.gui.app import application_icon  # noqa: E402
+from colorizer_app.paths import docs_dir  # noqa: E402
+from colorizer_app.selftest import run_self_test  # noqa: E402
+
+
+def test_about_shows_versions_and_the_model_card(qtbot, window, tiny_model_file):
+    import torch
+    from PySide6.QtCore import qVersion
+
+    window.workspace.controls.refresh_models(select=tiny_model_file)
+    dialog = window.show_about()
+    qtbot.addWidget(dialog)
+    text = dialog.browser.toPlainText()
+    assert f"Colorizer {__version__}" in text
+    assert torch.__version__ in text and qVersion() in text
+    assert "tiny" in text  # the selected model's name, from its own file
+    assert "Architecture" in text and "Training" in text
+
+
+def test_user_guide_opens_with_its_screenshots(qtbot, window):
+    assert docs_dir() is not None
+    dialog = window.show_guide()
+    qtbot.addWidget(dialog)
+    assert dialog.loaded
+    assert "Batch tab" in dialog.browser.toPlainText()
+    images = (docs_dir() / "USER_GUIDE.md").read_text().count("](images/")
+    assert images >= 3
+    for line in (docs_dir() / "USER_GUIDE.md").read_text().splitlines():
+        if "](images/" in line:
+            name = line.split("](")[1].rstrip(")")
+            assert (docs_dir() / name).is_file(), name
+
+
+def test_icon_loads(qapp):
+    icon = application_icon()
+    assert not icon.isNull() and icon.availableSizes()
+
+
+def test_self_test_passes(capsys, qapp):
+    assert run_self_test() == 0
+    out = capsys.readouterr().out
+    assert "self-test passed: 4/4 checks" in out
+    assert out.count("[ok]") == 4
+
+
+def test_self_test_reports_a_missing_model(monkeypatch, capsys):
+    monkeypatch.setattr("models.modelfile.default_model_path", lambda: None)
+    assert main(["--self-test"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] load the default model" in out and "self-test FAILED" in out
+
+
+def test_version_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"colorizer {__version__}"

@@ -63,15 +63,22 @@ def test_batch_with_a_corrupt_file_then_resume(qtbot, window, album, tmp_path):
     assert (out / "wedding.jpg").stat().st_mtime_ns == stamp
 
 
-def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp_path):
+def scans_in_tab(tab, tmp_path, count, height, width, name):
+    """A folder of generated scans chosen in the tab, output to tmp/out, rendered at full size
+    (many tiles per file: time to pause or cancel mid-file)."""
     src, out = tmp_path / "scans", tmp_path / "out"
     src.mkdir()
-    for i in range(4):
-        Image.fromarray(smooth_photo(900, 1200, seed=i)).save(src / f"scan{i}.png")
-    tab = window.batch
+    for i in range(count):
+        Image.fromarray(smooth_photo(height, width, seed=i)).save(src / f"{name}{i}.png")
     tab.input_edit.setText(str(src))
     tab.output_edit.setText(str(out))
-    tab.controls.render.setCurrentText("full")  # many tiles per file: time to cancel mid-file
+    tab.controls.render.setCurrentText("full")
+    return src, out
+
+
+def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp_path):
+    tab = window.batch
+    src, out = scans_in_tab(tab, tmp_path, 4, 900, 1200, "scan")
     progressed = []
     tab.progress.valueChanged.connect(progressed.append)
     with qtbot.waitSignal(tab.finished, timeout=120000) as blocker:
@@ -94,14 +101,8 @@ def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp
 
 
 def test_pause_holds_the_batch_until_resumed(qtbot, window, tmp_path):
-    src, out = tmp_path / "scans", tmp_path / "out"
-    src.mkdir()
-    for i in range(3):
-        Image.fromarray(smooth_photo(600, 800, seed=i)).save(src / f"p{i}.png")
     tab = window.batch
-    tab.input_edit.setText(str(src))
-    tab.output_edit.setText(str(out))
-    tab.controls.render.setCurrentText("full")
+    src, out = scans_in_tab(tab, tmp_path, 3, 600, 800, "p")
     with qtbot.waitSignal(tab.finished, timeout=120000) as blocker:
         assert tab.start(confirm=False)
         tab.toggle_pause()

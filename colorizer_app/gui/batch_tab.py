@@ -43,7 +43,7 @@ from colorizer_app.engine.batch import (
 from colorizer_app.engine.errors import ColorizerError
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS
 from colorizer_app.gui import workers
-from colorizer_app.gui.controls import ControlsPanel
+from colorizer_app.gui.controls import ControlsPanel, side_panel
 from models.modelfile import load_generator
 
 IN_PLACE_SUFFIX = "_colorized"  # output names when the output folder is the input folder
@@ -171,15 +171,9 @@ class BatchTab(QWidget):
         left.addWidget(self.progress)
         left.addWidget(self.eta)
         left.addWidget(self.summary)
-        side = QVBoxLayout()
-        side.addWidget(self.controls)
-        side.addStretch(1)
-        panel = QWidget()
-        panel.setLayout(side)
-        panel.setFixedWidth(300)
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
-        layout.addWidget(panel)
+        layout.addWidget(side_panel(self.controls))
 
         self.input_browse.clicked.connect(self._browse_input)
         self.output_browse.clicked.connect(self._browse_output)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -171,3 +172,15 @@ class ControlsPanel(QWidget):
         ]
         model = store.value(f"{self._group}/model")
         self.refresh_models(select=Path(model) if model else None)
+
+
+def side_panel(*widgets: QWidget, width: int = 300) -> QWidget:
+    """The fixed-width column on the right of a tab: settings, then buttons and status."""
+    column = QVBoxLayout()
+    for widget in widgets:
+        column.addWidget(widget)
+    column.addStretch(1)
+    panel = QWidget()
+    panel.setLayout(column)
+    panel.setFixedWidth(width)
+    return panel

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -24,7 +23,7 @@ from colorizer_app.engine.imageio import Photo, read_image, write_image
 from colorizer_app.engine.pipeline import compose, predict_ab
 from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail, to_display
 from colorizer_app.gui import workers
-from colorizer_app.gui.controls import ControlsPanel
+from colorizer_app.gui.controls import ControlsPanel, side_panel
 from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
 from models.modelfile import LoadedGenerator, load_generator
 
@@ -70,20 +69,18 @@ class ColorizeWorkspace(QWidget):
         self.info = QLabel("")
         self.info.setWordWrap(True)
 
-        side = QVBoxLayout()
-        side.addWidget(self.controls)
-        side.addWidget(self.colorize_button)
-        side.addWidget(self.cancel_button)
-        side.addWidget(self.progress)
-        side.addWidget(self.eta)
-        side.addWidget(self.info)
-        side.addStretch(1)
-        panel = QWidget()
-        panel.setLayout(side)
-        panel.setFixedWidth(300)
         layout = QHBoxLayout(self)
         layout.addWidget(self.viewer, 1)
-        layout.addWidget(panel)
+        layout.addWidget(
+            side_panel(
+                self.controls,
+                self.colorize_button,
+                self.cancel_button,
+                self.progress,
+                self.eta,
+                self.info,
+            )
+        )
 
         self.colorize_button.clicked.connect(self.colorize)
         self.cancel_button.clicked.connect(self.cancel)

@@ -388,7 +388,14 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
                         _evaluate(generator, val_set, config, device, step, run_dir, emit)
                         curve.write(run_dir, final=step >= total_steps)
                         generator.train()
-                if step % config.checkpoint_every == 0 or end_of_epoch or step == total_steps:
+                # every N steps, at the end, and at epoch ends unless epochs are short (a
+                # small fine-tuning folder must not write a checkpoint every few steps)
+                long_epoch = steps_per_epoch >= config.checkpoint_every
+                if (
+                    step % config.checkpoint_every == 0
+                    or (end_of_epoch and long_epoch)
+                    or step == total_steps
+                ):
                     checkpoint()
                 if step >= total_steps:
                     break

@@ -37,13 +37,24 @@ def to_rgb8(L_norm: np.ndarray, out: np.ndarray, color_space: str) -> np.ndarray
     return np.rint((np.clip(out, -1, 1).transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
 
 
-def sample_grid(rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Stack (gray | output | truth) triples of uint8 RGB images into one image."""
+def sample_grid(
+    rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], per_line: int = 2
+) -> np.ndarray:
+    """Lay (gray | output | truth) triples of equal-size uint8 RGB images out in a grid,
+    ``per_line`` triples side by side (a wide picture: it fits a preview pane and a page)."""
     pad = 4
+    h, w = rows[0][0].shape[:2]
+    gap = np.full((h, pad, 3), 255, np.uint8)
+    wide_gap = np.full((h, 4 * pad, 3), 255, np.uint8)
+    blank = np.full((h, w, 3), 255, np.uint8)
+    triples = [np.hstack([gray, gap, output, gap, truth]) for gray, output, truth in rows]
+    empty = np.hstack([blank, gap, blank, gap, blank])
     lines = []
-    for gray, output, truth in rows:
-        sep = np.full((gray.shape[0], pad, 3), 255, np.uint8)
-        lines.append(np.hstack([gray, sep, output, sep, truth]))
+    for start in range(0, len(triples), per_line):
+        chunk = triples[start : start + per_line]
+        chunk += [empty] * (per_line - len(chunk)) if len(triples) > per_line else []
+        parts = [part for t in chunk for part in (t, wide_gap)][:-1]
+        lines.append(np.hstack(parts))
         lines.append(np.full((pad, lines[-1].shape[1], 3), 255, np.uint8))
     return np.vstack(lines[:-1])
 

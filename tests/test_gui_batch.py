@@ -169,3 +169,22 @@ def test_time_left_estimate():
     assert time_left([1.0], 1, 4, 7.0) == pytest.approx(2.0)  # in-flight fraction clipped
     assert _duration(42) == "42 s" and _duration(125) == "2 min 05 s"
     assert _duration(7260) == "2 h 01 min"
+
+
+def test_a_report_that_cannot_be_written_keeps_the_results(qtbot, window, tmp_path, monkeypatch):
+    from colorizer_app.engine.batch import BatchSummary
+
+    def disk_full(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(BatchSummary, "write_csv", disk_full)
+    src = tmp_path / "scans"
+    src.mkdir()
+    Image.fromarray(smooth_photo(120, 160)).save(src / "a.png")
+    tab = window.batch
+    tab.input_edit.setText(str(src))
+    tab.output_edit.setText(str(tmp_path / "out"))
+    assert run_and_wait(qtbot, tab).line() == "1 done, 0 skipped, 0 failed"
+    assert statuses(tab) == {"a.png": "done"}
+    assert "1 done" in tab.summary.text() and "No space left" in tab.summary.text()
+    assert (tmp_path / "out" / "a.png").is_file()

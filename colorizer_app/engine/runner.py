@@ -73,6 +73,11 @@ class GeneratorRunner:
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.module.to(device=self.device, memory_format=memory_format)
 
+    @property
+    def description(self) -> str:
+        """Where it ran and how, e.g. ``cpu (fp32)`` (after any fallback to the CPU)."""
+        return f"{self.device.type} ({self.precision})"
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         results = []
         start = 0

@@ -40,7 +40,6 @@ from colorizer_app.engine.batch import (
     plan,
     run_batch,
 )
-from colorizer_app.engine.errors import ColorizerError
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel, side_panel
@@ -325,11 +324,12 @@ class BatchTab(QWidget):
                 file_progress=lambda item: _FileUnits(progress, position[id(item)], len(items)),
                 on_result=emit,
             )
-            try:
+            try:  # the results stand even if the report cannot be written
                 summary.write_csv(report)
+                problem = ""
             except OSError as err:
-                raise ColorizerError(f"cannot write the report {report}: {err.strerror}") from None
-            return summary, f"{runner.device.type} ({settings.precision})"
+                problem = f"the report {report} could not be written ({err.strerror})"
+            return summary, runner.description, problem
 
         self._results = []
         self.report_path = report
@@ -392,13 +392,13 @@ class BatchTab(QWidget):
         self.eta.setText(text)
 
     def _on_finished(self, result) -> None:
-        summary, device = result
+        summary, device, report_problem = result
         self.controls.device_used.setText(device)
         elapsed = time.monotonic() - self._started - self._paused_total
         text = f"{summary.line()} in {_duration(elapsed)}."
         if summary.failed:
             text += f" {len(summary.failed)} file(s) failed: see the list."
-        text += f" Report: {self.report_path}"
+        text += f" Note: {report_problem}." if report_problem else f" Report: {self.report_path}"
         self.summary.setText(text)
         self.progress.setValue(self.progress.maximum() if not summary.cancelled else 0)
         self.finished.emit(summary)

@@ -159,7 +159,7 @@ class ColorizeWorkspace(QWidget):
                 progress,
                 on_batch=workers.PreviewThrottle(emit, thumb, strength),
             )
-            return ab, generator, f"{runner.device.type} ({settings.precision})"
+            return ab, generator, runner.description
 
         if self.viewer.mode in (Mode.ORIGINAL, Mode.LUMINANCE):
             self.viewer.set_mode(Mode.COLORIZED)

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -124,6 +125,24 @@ def test_cancel_leaves_a_valid_checkpoint(photos, tmp_path):
     with pytest.raises(Cancelled):
         train(tiny(photos, tmp_path / "c", steps=50, checkpoint_every=1000), progress, on_event)
     assert load_checkpoint(tmp_path / "c" / "checkpoints" / "last.pt")["step"] == 2
+
+
+def test_paused_time_is_not_training_time(photos, tmp_path):
+    """A pause (the Train tab's button) holds the loop; it is not counted as training time."""
+    progress = CallbackProgress(on_hold=lambda: threading.Timer(2.0, progress.resume).start())
+    held_at = []
+
+    def on_event(event):
+        if event["event"] == "step" and event["step"] == 1:
+            held_at.append(time.perf_counter())
+            progress.pause()
+
+    started = time.perf_counter()
+    out = train(tiny(photos, tmp_path / "p", steps=4, checkpoint_every=1000), progress, on_event)
+    elapsed = time.perf_counter() - started
+    assert held_at and elapsed >= 2.0
+    wall = load_generator(out).info.training["wall_seconds"]
+    assert wall <= elapsed - 1.8
 
 
 def test_nan_loss_stops_and_keeps_the_last_checkpoint(photos, tmp_path, monkeypatch):

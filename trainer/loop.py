@@ -279,13 +279,18 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(),
                 "torch_rng": torch.get_rng_state(),
-                "wall_seconds": wall_before + time.perf_counter() - started,
+                "wall_seconds": wall(),
             },
         )
         emit({"event": "checkpoint", "step": step, "path": str(ckpt_path)})
 
     started = time.perf_counter()
     window_start, window_images = time.perf_counter(), 0
+    held = 0.0  # seconds spent paused: not training time (wall_seconds, images/s)
+
+    def wall() -> float:
+        return wall_before + time.perf_counter() - started - held
+
     curve = _LossCurve()
     try:
         while step < total_steps:
@@ -304,7 +309,11 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
                 generator=torch.Generator().manual_seed(config.seed + epoch),
             )
             for batch in loader:
-                progress.check_cancelled()
+                waited = time.perf_counter()
+                progress.check_cancelled()  # holds here while the user pauses
+                waited = time.perf_counter() - waited
+                held += waited
+                window_start += waited
                 if batch is None:
                     continue
                 # --- data
@@ -416,7 +425,7 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
         g_config,
         config,
         step,
-        wall_before + time.perf_counter() - started,
+        wall(),
         device,
         steps_per_epoch,
     )

@@ -289,3 +289,15 @@ def test_outputs_inside_the_input_folder_are_not_taken_as_inputs(
     assert main(args) == 1  # the outputs are neither inputs nor redone
     assert "0 done, 3 skipped, 1 failed" in capsys.readouterr().err
     assert not list(album.rglob("*_color_color*"))
+
+
+def test_listing_a_folder_can_be_cancelled(album):
+    from colorizer_app.engine.batch import collect_inputs
+    from colorizer_app.engine.errors import Cancelled
+    from colorizer_app.engine.progress import CallbackProgress
+
+    token = CallbackProgress()
+    assert len(collect_inputs([album], recursive=True, progress=token)) == 4
+    token.cancel()
+    with pytest.raises(Cancelled):
+        collect_inputs([album], recursive=True, progress=token)

@@ -23,6 +23,11 @@ def run_and_wait(qtbot, tab, timeout=60000):
     return blocker.args[0]
 
 
+def scan_and_wait(qtbot, tab):
+    with qtbot.waitSignal(tab.scanned, timeout=10000):
+        tab.scan()
+
+
 def statuses(tab):
     return {tab.table.item(r, 0).text(): tab.status_of(r) for r in range(tab.table.rowCount())}
 
@@ -130,7 +135,7 @@ def test_output_into_the_input_folder_uses_a_suffix(qtbot, window, tmp_path):
     colored = read_image(src / "a_colorized.jpg").pixels
     assert colored.shape == (200, 300, 3)
     # the next scan does not take the output for a new input
-    tab.scan()
+    scan_and_wait(qtbot, tab)
     assert list(statuses(tab)) == ["a.jpg"]
     assert run_and_wait(qtbot, tab).line() == "0 done, 1 skipped, 0 failed"
 
@@ -140,11 +145,11 @@ def test_scan_lists_and_filters_by_type(qtbot, window, album):
     tab.input_edit.setText(str(album))
     tab.output_edit.setText(str(album.parent / "out"))
     tab.types.setText("jpg")
-    tab.scan()
+    scan_and_wait(qtbot, tab)
     assert statuses(tab) == {"broken.jpg": "queued", "wedding.jpg": "queued"}
     tab.recursive.setChecked(True)
     tab.types.setText("tif png")
-    tab.scan()
+    scan_and_wait(qtbot, tab)
     assert set(statuses(tab)) == {"1930s/scan16.tif", "cutout.png"}
 
 
@@ -157,9 +162,62 @@ def test_bad_choices_are_refused_with_a_message(qtbot, window, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     tab.input_edit.setText(str(empty))
-    assert not tab.start(confirm=False)
-    assert "No photos" in tab.summary.text()
-    assert not tab.has_unfinished_work()
+    with qtbot.waitSignal(tab.failed, timeout=10000) as blocker:
+        assert tab.start(confirm=False)  # the folder is listed on the worker
+    assert "no photos" in blocker.args[0] and "no photos" in tab.summary.text()
+    qtbot.waitUntil(lambda: not tab.has_unfinished_work(), timeout=10000)
+    assert tab.start_button.isEnabled()
+
+
+def test_listing_a_folder_never_blocks_the_window(qtbot, window, album, monkeypatch):
+    """A slow drive: the scan walks on a worker; a newer scan (or a start) replaces it."""
+    import threading
+
+    from colorizer_app.gui import batch_tab
+
+    gate, walkers, walked = threading.Event(), [], []
+    real = batch_tab.collect_inputs
+
+    def slow(*args, **kw):
+        walkers.append(threading.current_thread())
+        if len(walkers) == 1:
+            gate.wait(10)  # the first walk hangs on the "network drive"
+        try:
+            return real(*args, **kw)  # the replaced walk stops at its next entry (cancelled)
+        finally:
+            walked.append(threading.current_thread())
+
+    monkeypatch.setattr(batch_tab, "collect_inputs", slow)
+    tab = window.batch
+    tab.input_edit.setText(str(album))
+    tab.output_edit.setText(str(album.parent / "out"))
+    tab.types.setText("tif")
+    tab.scan()  # returns at once
+    assert tab.scanning and tab.summary.text().startswith("Scanning")
+    assert not tab.scan_button.isEnabled()
+    tab.recursive.setChecked(True)
+    scan_and_wait(qtbot, tab)  # replaces the hung one
+    assert statuses(tab) == {"1930s/scan16.tif": "queued"}
+    gate.set()  # the first walk ends late: its stale list is dropped
+    qtbot.waitUntil(lambda: len(walked) == 2, timeout=10000)
+    qtbot.wait(100)
+    assert statuses(tab) == {"1930s/scan16.tif": "queued"}
+    assert not tab.scanning and tab.scan_button.isEnabled()
+    assert all(t is not threading.main_thread() for t in walkers)
+
+
+def test_a_scan_that_cannot_list_says_why(qtbot, window, album, monkeypatch):
+    from colorizer_app.gui import batch_tab
+
+    def denied(*args, **kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(batch_tab, "collect_inputs", denied)
+    tab = window.batch
+    tab.input_edit.setText(str(album))
+    scan_and_wait(qtbot, tab)
+    assert "Cannot list the folder" in tab.summary.text()
+    assert "Permission denied" in tab.summary.text()
 
 
 def test_time_left_estimate():

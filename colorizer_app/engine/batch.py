@@ -99,6 +99,7 @@ def collect_inputs(
     extensions: Iterable[str] = INPUT_EXTENSIONS,
     outdir: str | os.PathLike | None = None,
     suffix: str = "",
+    progress: Progress | None = None,
 ) -> list[tuple[Path, Path]]:
     """Expand files and folders into ``(source, relative path)`` pairs, sorted per folder.
 
@@ -108,7 +109,11 @@ def collect_inputs(
     inside an input folder: files under ``outdir`` (when it is a subfolder) or, when it is
     the input folder itself, files whose stem ends with the output ``suffix``. A missing
     input is returned as itself so that the batch reports it.
+
+    A big tree on a slow drive takes a while: ``progress`` can cancel the walk (checked at
+    every entry) and hears the number of files taken so far (every 100).
     """
+    progress = progress or NullProgress()
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     out_key = _key(Path(outdir)) if outdir is not None else None
     found: list[tuple[Path, Path]] = []
@@ -118,16 +123,20 @@ def collect_inputs(
             found.append((root, Path(root.name)))
             continue
         root_key = _key(root)
-        pattern = root.rglob("*") if recursive else root.glob("*")
-        files = sorted(
-            p
-            for p in pattern
-            if p.is_file()
-            and p.suffix.lower() in exts
-            and not p.name.startswith(".")
-            and not _earlier_output(p, root_key, out_key, suffix)
-        )
-        found.extend((p, p.relative_to(root)) for p in files)
+        files = []
+        for p in root.rglob("*") if recursive else root.glob("*"):
+            progress.check_cancelled()
+            if (
+                p.suffix.lower() in exts
+                and not p.name.startswith(".")
+                and p.is_file()
+                and not _earlier_output(p, root_key, out_key, suffix)
+            ):
+                files.append(p)
+                taken = len(found) + len(files)
+                if taken % 100 == 0:
+                    progress.update(taken, 0, "scanning")
+        found.extend((p, p.relative_to(root)) for p in sorted(files))
     return found
 
 

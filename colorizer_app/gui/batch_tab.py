@@ -8,6 +8,7 @@ atomic writes and "one bad file never stops the batch" are the same as on the co
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -40,7 +41,9 @@ from colorizer_app.engine.batch import (
     plan,
     run_batch,
 )
+from colorizer_app.engine.errors import ColorizerError
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS
+from colorizer_app.engine.progress import Progress
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel, side_panel
 from models.modelfile import load_generator
@@ -92,10 +95,12 @@ def is_inside(path: Path, folder: Path) -> bool:
 class BatchTab(QWidget):
     finished = Signal(object)  # the BatchSummary (also after a cancel)
     failed = Signal(str)
+    scanned = Signal()  # the latest scan ended: the list is filled, or the summary says why not
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._job: workers.Job | None = None
+        self._scan_job: workers.Job | None = None
         self._rows: dict[Path, int] = {}
         self._items: list[BatchItem] = []
         self._results: list[FileResult] = []
@@ -212,28 +217,78 @@ class BatchTab(QWidget):
     def _suffix(self, source: Path, out: Path) -> str:
         return IN_PLACE_SUFFIX if source.resolve() == out.resolve() else ""
 
-    def _plan(self) -> list[BatchItem]:
+    def _lister(self) -> Callable[[Progress], list[BatchItem]]:
+        """The current choices as a function that lists the batch, for a worker thread (a big
+        tree on a slow network drive takes a while; the window must not freeze)."""
         source = Path(self.input_edit.text().strip())
         out = Path(self.output_edit.text().strip() or source.with_name(source.name + "_colorized"))
         suffix = self._suffix(source, out)
-        found = collect_inputs(
-            [source],
-            recursive=self.recursive.isChecked(),
-            extensions=self.extensions(),
-            outdir=out,
-            suffix=suffix,
-        )
-        return plan(found, out, self.format.currentText(), suffix)
+        recursive, extensions = self.recursive.isChecked(), self.extensions()
+        fmt = self.format.currentText()
+
+        def listing(progress: Progress) -> list[BatchItem]:
+            try:
+                found = collect_inputs(
+                    [source],
+                    recursive=recursive,
+                    extensions=extensions,
+                    outdir=out,
+                    suffix=suffix,
+                    progress=progress,
+                )
+            except OSError as err:
+                raise ColorizerError(f"cannot list {source}: {err.strerror or err}") from err
+            return plan(found, out, fmt, suffix)
+
+        return listing
 
     # --- the file list ---------------------------------------------------------------------
     def scan(self) -> None:
-        """List what a batch would do, without running it."""
+        """List what a batch would do, without running it (on a worker; a newer scan or a
+        start replaces one still walking the folder)."""
         source = Path(self.input_edit.text().strip())
         if not source.is_dir():
             self.summary.setText(f"Not a folder: {source}")
             return
-        self._fill(self._plan())
-        self.summary.setText(f"{len(self._items)} photo(s) found")
+        self._stop_scan()
+        listing = self._lister()
+        self.summary.setText("Scanning…")
+        self.scan_button.setEnabled(False)
+
+        def listed(items: list[BatchItem]) -> None:
+            self._fill(items)
+            self.summary.setText(f"{len(items)} photo(s) found")
+            self.scanned.emit()
+
+        def unlisted(why: str) -> None:
+            self.summary.setText(f"Cannot list the folder: {why}")
+            self.scanned.emit()
+
+        def ended() -> None:  # before listed/unlisted; a replaced scan reports nothing more
+            if self._scan_job is handle:
+                self._scan_job = None
+                self.scan_button.setEnabled(self._job is None)
+
+        handle = workers.start(
+            lambda progress, emit: listing(progress),
+            "scan",
+            self,
+            progress=lambda done, total, message: self.summary.setText(f"Scanning… {done} found"),
+            finished=listed,
+            failed=unlisted,
+            done=ended,
+        )
+        self._scan_job = handle
+
+    def _stop_scan(self) -> None:
+        if self._scan_job is not None:
+            self._scan_job.cancel()
+            self._scan_job = None
+            self.scan_button.setEnabled(self._job is None)
+
+    @property
+    def scanning(self) -> bool:
+        return self._scan_job is not None
 
     def _fill(self, items: list[BatchItem]) -> None:
         self._items = items
@@ -262,6 +317,16 @@ class BatchTab(QWidget):
                 cell.setForeground(QColor(STATUS_COLOURS.get(result.status, "#000000")))
             self.table.setItem(row, col, cell)
         self.table.scrollToItem(self.table.item(row, 0))
+
+    def _on_item(self, item) -> None:
+        """The batch job reports the listed files first, then one result per file."""
+        if isinstance(item, FileResult):
+            self._show_result(item)
+            return
+        self._fill(item)
+        self.progress.setRange(0, len(item) * UNITS)
+        self.progress.setValue(0)
+        self.summary.setText("Running…")
 
     def status_of(self, row: int) -> str:
         return self.table.item(row, 1).text()
@@ -299,20 +364,18 @@ class BatchTab(QWidget):
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             return self._refuse("Cannot create the output folder", f"{out}: {err.strerror}")
-        try:
-            items = self._plan()
-        except (OSError, ValueError) as err:
-            return self._refuse("Cannot list the input folder", str(err))
-        if not items:
-            return self._refuse("Nothing to do", f"No photos with these file types in {source}.")
-        self._fill(items)
+        self._stop_scan()
+        listing = self._lister()
         settings = self.controls.settings()
         overwrite = self.overwrite.isChecked()
         report = out / f"colorizer-report-{datetime.now():%Y%m%d-%H%M%S}.csv"
 
-        position = {id(item): i for i, item in enumerate(items)}
-
         def job(progress, emit):
+            items = listing(progress)  # listed on the worker too: the window stays live
+            if not items:
+                raise ColorizerError(f"nothing to do: no photos with these file types in {source}")
+            emit(items)
+            position = {id(item): i for i, item in enumerate(items)}
             generator = load_generator(model_path)
             runner = settings.make_runner(generator)
             summary = run_batch(
@@ -335,15 +398,14 @@ class BatchTab(QWidget):
         self.report_path = report
         self._started = time.monotonic()
         self._paused_total = 0.0
-        self.progress.setRange(0, len(items) * UNITS)
-        self.progress.setValue(0)
-        self.summary.setText("Running…")
+        self.progress.setRange(0, 0)  # busy until the folder is listed
+        self.summary.setText("Listing the folder…")
         self._set_running(True)
         self._job = workers.start(
             job,
             "batch",
             self,
-            preview=self._show_result,
+            preview=self._on_item,
             progress=self._on_progress,
             finished=self._on_finished,
             failed=self._on_failed,
@@ -377,6 +439,9 @@ class BatchTab(QWidget):
             self.summary.setText("Cancelling…")
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
+        if message == "scanning":
+            self.summary.setText(f"Listing the folder… {done} found")
+            return
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
         finished = len(self._results)
@@ -434,6 +499,7 @@ class BatchTab(QWidget):
         return self._job is not None
 
     def shutdown(self) -> None:
+        self._stop_scan()
         if self._job is not None:
             self._job.cancel()
 

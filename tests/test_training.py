@@ -187,6 +187,10 @@ def test_fine_tune_from_a_generator_file(photos, tmp_path):
     base = train(tiny(photos, tmp_path / "base", steps=2))
     tuned = train(tiny(photos, tmp_path / "tuned", steps=2, init_from=str(base), ngf=16))
     assert load_generator(tuned).info.config == load_generator(base).info.config
+    # the tuned file records what it started from (the model card's full training length)
+    training = load_generator(tuned).info.training
+    assert training["init_from"] == "generator.safetensors"
+    assert training["base"]["name"] == "base" and training["base"]["steps"] == 2
 
 
 @pytest.mark.parametrize(

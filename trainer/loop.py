@@ -27,7 +27,7 @@ from colorizer_app.engine.errors import Cancelled
 from colorizer_app.engine.progress import NullProgress, Progress
 from colorizer_app.engine.runner import resolve_device
 from models.errors import ColorizerError
-from models.modelfile import ModelInfo, load_generator, save_generator
+from models.modelfile import ModelInfo, load_generator, read_info, save_generator
 from models.networks import (
     GENERATOR_TYPES,
     AutoencoderConfig,
@@ -517,11 +517,27 @@ def export(
             "hardware": platform.processor() or platform.machine(),
             "warmup_epochs": config.warmup_epochs,
             "lr": config.lr,
+            **_lineage(config.init_from),
         },
         metrics=last,
     )
     generator.eval()
     return save_generator(path or run_dir / "generator.safetensors", generator, info, dtype=dtype)
+
+
+def _lineage(init_from: str) -> dict:
+    """What a fine-tuned model started from: the base file and the base's own training."""
+    if not init_from:
+        return {}
+    try:
+        base = read_info(init_from)
+    except ColorizerError:  # the base file moved since: its name is all we know
+        return {"init_from": Path(init_from).name}
+    keep = ("recipe", "steps", "epochs", "image_size", "wall_seconds", "device", "base")
+    return {
+        "init_from": Path(init_from).name,
+        "base": {"name": base.name, **{k: base.training[k] for k in keep if k in base.training}},
+    }
 
 
 def _config_of(saved: dict):

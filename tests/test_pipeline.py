@@ -60,6 +60,11 @@ def test_strength_rescales_cached_ab_without_the_network(tiny_generator):
     ab = predict_ab(photo, runner, FAST)
     weak, strong = compose(photo, ab, 0.5), compose(photo, ab, 2.0)
     assert _hasler(strong) > _hasler(weak)
+    # the cached prediction is the caller's: moving the slider back gives the same picture
+    # (a photo no larger than the render size has ab at full size, handed over as a view)
+    kept = ab.copy()
+    np.testing.assert_array_equal(compose(photo, ab, 0.5), weak)
+    np.testing.assert_array_equal(ab, kept)
     with pytest.raises(SettingsError):
         compose(photo, ab, 2.5)
 

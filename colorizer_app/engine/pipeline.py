@@ -180,9 +180,9 @@ def compose(
     parts = list(strips(height, width))
 
     def merge_strip(rows: slice) -> None:
-        ab_rows = upsample_rows(ab, rows, height, width)
+        ab_rows = upsample_rows(ab, rows, height, width)  # a view of ab at full size
         if strength != 1.0:
-            ab_rows *= np.float32(strength)
+            ab_rows = ab_rows * np.float32(strength)  # never in place: ab is the caller's
         out[rows] = merge_l_ab(luminance(pixels[rows]), ab_rows, pixels.dtype)
 
     # Strips are independent and NumPy/OpenCV release the GIL: merge them on all cores.

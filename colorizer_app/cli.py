@@ -43,7 +43,7 @@ def _megapixels(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS
-    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE
+    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH
 
     parser = argparse.ArgumentParser(
         prog="colorizer", description="Bring black-and-white photographs back to colour."
@@ -78,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
     c.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
-    c.add_argument("--strength", type=float, default=1.0, help="colour strength 0..2 (default 1)")
+    c.add_argument(
+        "--strength",
+        type=float,
+        default=DEFAULT_STRENGTH,
+        help=f"colour strength 0..2: 0 gray, 1 as the model predicts (default {DEFAULT_STRENGTH})",
+    )
     c.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     c.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     c.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")

@@ -150,13 +150,19 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR|TAR",
         help="folder of colour photos (ground truth) or the CIFAR-10 tar.gz",
     )
-    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE
+    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH
 
     parser.add_argument(
         "--render-size",
         default=str(DEFAULT_RENDER_SIZE),
         metavar="N|full",
         help=f"as for colorize (default {DEFAULT_RENDER_SIZE})",
+    )
+    parser.add_argument(
+        "--strength",
+        type=float,
+        default=DEFAULT_STRENGTH,
+        help=f"as for colorize (default {DEFAULT_STRENGTH})",
     )
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=64)
@@ -187,7 +193,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         render = None if args.render_size == "full" else int(args.render_size)
         settings = ColorizeSettings(
-            render_size=render, tile=args.tile, overlap=args.overlap, device=args.device
+            render_size=render,
+            tile=args.tile,
+            overlap=args.overlap,
+            strength=args.strength,
+            device=args.device,
         )
         result = evaluate(
             args.model, args.data, settings, resize=args.resize, limit=args.limit, every=args.every

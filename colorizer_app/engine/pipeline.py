@@ -26,7 +26,11 @@ from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
 
-DEFAULT_RENDER_SIZE = 256  # the scale the shipped model was trained at (docs/MODEL_CARD.md)
+# Defaults measured for the shipped model on the validation photos (docs/MODEL_CARD.md): the
+# long side the network sees, and the colour strength that undoes the L1 model's
+# desaturation (it predicts the average of the plausible colours, which is paler than any).
+DEFAULT_RENDER_SIZE = 384
+DEFAULT_STRENGTH = 1.35
 _MERGE_THREADS = max(1, min(8, os.cpu_count() or 1))
 MAX_STRENGTH = 2.0
 
@@ -38,7 +42,7 @@ class ColorizeSettings:
     render_size: int | None = DEFAULT_RENDER_SIZE  # long side the network sees; None = full
     tile: int = 256  # tile side; a multiple of the generator's 2**num_downs
     overlap: int = 64  # minimum overlap between neighbouring tiles (blended)
-    strength: float = 1.0  # scales a, b: 0 gray, 1 as predicted, 2 doubled
+    strength: float = DEFAULT_STRENGTH  # scales a, b: 0 gray, 1 as predicted, 2 doubled
     device: str = "auto"  # auto, cpu, cuda
     precision: str = "fp32"  # fp32, fp16, bf16
     batch_size: int = 4  # tiles per forward pass (halved automatically on GPU OOM)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, ColorizeSettings
+from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH, ColorizeSettings
 from colorizer_app.gui.model_store import ModelEntry, available_models
 
 RENDER_SIZES = ["256", "384", "512", "768", "1024", "1536", "2048", "full"]
@@ -53,8 +53,8 @@ class ControlsPanel(QWidget):
         self.overlap.setValue(64)
         self.strength = QSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(0, 200)
-        self.strength.setValue(100)
-        self.strength_label = QLabel("100%")
+        self.strength.setValue(round(DEFAULT_STRENGTH * 100))
+        self.strength_label = QLabel(f"{self.strength.value()}%")
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []))
         self.precision = QComboBox()
@@ -165,7 +165,8 @@ class ControlsPanel(QWidget):
             if value is not None and combo.findText(str(value)) >= 0:
                 combo.setCurrentText(str(value))
         self.overlap.setValue(int(store.value(f"{self._group}/overlap", 64)))
-        self.strength.setValue(int(store.value(f"{self._group}/strength", 100)))
+        default = round(DEFAULT_STRENGTH * 100)
+        self.strength.setValue(int(store.value(f"{self._group}/strength", default)))
         extra = store.value(f"{self._group}/extra_models") or []
         self._extra_models = [
             Path(p) for p in (extra if isinstance(extra, list) else [extra]) if Path(p).is_file()

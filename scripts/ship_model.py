@@ -1,0 +1,92 @@
+"""Store a trained run's generator as the shipped default model (half precision).
+
+The file records the whole training history: a run fine-tuned from an earlier run's model
+(``--init-from``) is listed after that run, with its command, steps and wall time, and the
+totals. The card (docs/MODEL_CARD.md) quotes these numbers.
+
+Usage:
+    python scripts/ship_model.py --name "colorizer-default-v2 (L1)" \
+        --stage runs/l1-base "colorizer train ..." --stage runs/l1-long "colorizer train ..." \
+        [--out models/weights/default.safetensors]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from models.modelfile import ModelInfo, load_generator, save_generator  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument(
+        "--stage",
+        nargs=2,
+        action="append",
+        required=True,
+        metavar=("RUN_DIR", "COMMAND"),
+        help="a training run, in order; the last one's generator is shipped",
+    )
+    parser.add_argument("--out", default=str(ROOT / "models" / "weights" / "default.safetensors"))
+    parser.add_argument("--data", default="photos-train")
+    args = parser.parse_args(argv)
+
+    stages = []
+    for run_dir, command in args.stage:
+        info = load_generator(Path(run_dir) / "generator.safetensors").info
+        t = info.training
+        stages.append(
+            {
+                "run": Path(run_dir).name,
+                "command": command,
+                "recipe": t["recipe"],
+                "steps": t["steps"],
+                "epochs": t["epochs"],
+                "wall_seconds": t["wall_seconds"],
+                "lr": t["lr"],
+            }
+        )
+    final = load_generator(Path(args.stage[-1][0]) / "generator.safetensors")
+    last = final.info.training
+    training = {
+        "recipe": last["recipe"],
+        "stages": stages,
+        "steps": sum(s["steps"] for s in stages),
+        "epochs": round(sum(s["epochs"] for s in stages), 3),
+        "wall_seconds": round(sum(s["wall_seconds"] for s in stages), 1),
+        "image_size": last["image_size"],
+        "batch_size": last["batch_size"],
+        "lambda_l1": last["lambda_l1"],
+        "warmup_epochs": last.get("warmup_epochs", 0.0),
+        "lr": last["lr"],
+        "data": args.data,
+        "device": last["device"],
+        "hardware": platform.processor() or platform.machine(),
+        "stored_as": "float16",
+    }
+    info = ModelInfo(
+        final.info.config,
+        color_space=final.info.color_space,
+        training=training,
+        metrics=final.info.metrics,
+        name=args.name,
+    )
+    out = save_generator(args.out, final.module, info, dtype=torch.float16)
+    print(
+        f"{out}: {out.stat().st_size / 1e6:.1f} MB, {training['steps']} steps, "
+        f"{training['epochs']} epochs, {training['wall_seconds'] / 60:.0f} min"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

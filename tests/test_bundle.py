@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
+from tests.conftest import smooth_photo, tiny_train_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,3 +66,25 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path):
     assert "self-test passed: 4/4 checks" in run.stdout
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, env=env)
     assert version.stdout.startswith("colorizer ")
+
+    # the parts of torch the spec trims are really gone...
+    assert not (internal / "torch" / "include").exists()
+    assert not (internal / "torch" / "test").exists()
+    assert not list(internal.glob("torch/lib/libtorchbind_test*"))
+    # ...and the Train tab's child process still trains from the bundle (data loader workers
+    # included)
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(8):
+        Image.fromarray(smooth_photo(48, 64, color=True, seed=i)).save(data / f"p{i}.png")
+    run_dir = tmp_path / "run"
+    train = subprocess.run(
+        [str(exe), "train", *tiny_train_args(data, run_dir, steps=2, workers=1, val_fraction=0.25)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert train.returncode == 0, train.stdout + train.stderr
+    assert (run_dir / "generator.safetensors").is_file()

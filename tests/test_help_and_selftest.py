@@ -25,6 +25,20 @@ def test_about_shows_versions_and_the_model_card(qtbot, window, tiny_model_file)
     assert "Architecture" in text and "Training" in text
 
 
+def test_model_card_of_the_shipped_model(qapp):
+    from colorizer_app.gui.about import model_card
+    from models.modelfile import default_model_path, read_info
+
+    path = default_model_path()
+    if path is None:
+        pytest.skip("no default model shipped in this build")
+    card = model_card(path)
+    assert read_info(path).name in card
+    assert "λ L1" not in card  # an L1-only model: no adversarial weight to show
+    if len(read_info(path).training.get("stages", [])) > 1:
+        assert "Stages" in card
+
+
 def test_user_guide_opens_with_its_screenshots(qtbot, window):
     assert docs_dir() is not None
     dialog = window.show_guide()

@@ -58,7 +58,10 @@ def model_card(path: Path | None) -> str:
     }
     recipe = {
         "Recipe": training.get("recipe"),
-        "λ L1": training.get("lambda_l1"),
+        # λ weighs L1 against the adversarial loss: meaningless for an L1-only model
+        "λ L1": training.get("lambda_l1") if training.get("recipe") == "gan_l1" else None,
+        "Fine-tuned from": training.get("init_from"),
+        "Stages": len(training["stages"]) if len(training.get("stages") or ()) > 1 else None,
         "Steps": training.get("steps"),
         "Epochs": training.get("epochs"),
         "Crop size": training.get("image_size"),

@@ -17,7 +17,7 @@ log = logging.getLogger("colorizer")
 FORMATS = ("same", "png", "jpg", "tif", "webp", "bmp")
 
 
-def _render_size(text: str) -> int | None:
+def render_size_arg(text: str) -> int | None:
     if text.lower() == "full":
         return None
     try:
@@ -71,18 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--model", metavar="FILE", help="generator file (default: the shipped model)")
     c.add_argument(
         "--render-size",
-        type=_render_size,
-        default=DEFAULT_RENDER_SIZE,
+        type=render_size_arg,
+        default=argparse.SUPPRESS,
         metavar="N|full",
-        help=f"long side the network sees (default {DEFAULT_RENDER_SIZE}; 'full' = original)",
+        help="long side the network sees ('full' = original; default: what the model file "
+        f"recommends, else {DEFAULT_RENDER_SIZE})",
     )
     c.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
     c.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
     c.add_argument(
         "--strength",
         type=float,
-        default=DEFAULT_STRENGTH,
-        help=f"colour strength 0..2: 0 gray, 1 as the model predicts (default {DEFAULT_STRENGTH})",
+        default=argparse.SUPPRESS,
+        help="colour strength 0..2: 0 gray, 1 as the model predicts (default: what the model "
+        f"file recommends, else {DEFAULT_STRENGTH})",
     )
     c.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     c.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
@@ -177,6 +179,11 @@ def _gui(path: str | None) -> int:
     return run(path)
 
 
+def chosen_render_and_strength(args: argparse.Namespace) -> dict:
+    """The render size and strength given on the command line (absent: the model's own)."""
+    return {key: getattr(args, key) for key in ("render_size", "strength") if hasattr(args, key)}
+
+
 def _colorize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -190,19 +197,19 @@ def _colorize(args: argparse.Namespace) -> int:
     from models.modelfile import default_model_path, load_generator
 
     try:
-        settings = ColorizeSettings(
-            render_size=args.render_size,
-            tile=args.tile,
-            overlap=args.overlap,
-            strength=args.strength,
-            device=args.device,
-            precision=args.precision,
-            batch_size=args.batch_size,
-        )
         model_path = args.model or default_model_path()
         if model_path is None:
             raise ColorizerError("no default model is shipped in this build; pass --model FILE")
         generator = load_generator(model_path)
+        settings = ColorizeSettings.for_model(
+            generator.info,
+            tile=args.tile,
+            overlap=args.overlap,
+            device=args.device,
+            precision=args.precision,
+            batch_size=args.batch_size,
+            **chosen_render_and_strength(args),
+        )
         runner = settings.make_runner(generator)
     except ColorizerError as err:
         print(f"colorizer: error: {err}", file=sys.stderr)

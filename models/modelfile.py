@@ -50,6 +50,8 @@ class ModelInfo:
     training: dict[str, Any] = field(default_factory=dict)  # recipe, steps, data, wall time
     metrics: dict[str, Any] = field(default_factory=dict)  # validation numbers
     name: str = ""
+    # the settings the model was measured best at: {"render_size": int | None, "strength": float}
+    recommended: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -62,6 +64,7 @@ class ModelInfo:
                 "normalization": NORMALIZATION,
                 "training": self.training,
                 "metrics": self.metrics,
+                "recommended": self.recommended,
             },
             sort_keys=True,
         )
@@ -214,7 +217,25 @@ def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
         training=dict(meta.get("training") or {}),
         metrics=dict(meta.get("metrics") or {}),
         name=str(meta.get("name") or ""),
+        recommended=_recommended(meta.get("recommended")),
     )
+
+
+def _recommended(raw: Any) -> dict[str, Any]:
+    """The usable part of a file's recommended settings (anything odd is ignored, not fatal:
+    the model itself is fine, the app's defaults apply)."""
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, Any] = {}
+    render = raw.get("render_size", "absent")
+    whole = isinstance(render, int) and not isinstance(render, bool)
+    if render is None or (whole and render >= 16):
+        out["render_size"] = render
+    strength = raw.get("strength")
+    if isinstance(strength, int | float) and not isinstance(strength, bool):
+        if 0.0 <= strength <= 2.0:
+            out["strength"] = float(strength)
+    return out
 
 
 def _short(err: Exception) -> str:

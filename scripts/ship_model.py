@@ -7,7 +7,7 @@ totals. The card (docs/MODEL_CARD.md) quotes these numbers.
 Usage:
     python scripts/ship_model.py --name "colorizer-default-v2 (L1)" \
         --stage runs/l1-base "colorizer train ..." --stage runs/l1-long "colorizer train ..." \
-        [--out models/weights/default.safetensors]
+        [--render-size 384 --strength 1.35] [--out models/weights/default.safetensors]
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=str(ROOT / "models" / "weights" / "default.safetensors"))
     parser.add_argument("--data", default="photos-train")
+    parser.add_argument(
+        "--render-size", type=int, help="recommended render size (measured best for this model)"
+    )
+    parser.add_argument("--strength", type=float, help="recommended colour strength")
     args = parser.parse_args(argv)
 
     stages = []
@@ -79,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         training=training,
         metrics=final.info.metrics,
         name=args.name,
+        recommended={
+            key: value
+            for key, value in (("render_size", args.render_size), ("strength", args.strength))
+            if value is not None
+        },
     )
     out = save_generator(args.out, final.module, info, dtype=torch.float16)
     print(

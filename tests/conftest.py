@@ -15,14 +15,17 @@ TINY = GeneratorConfig(ngf=4, num_downs=8, max_mult=4)
 pytest_plugins = ["tests.qt_fixtures"]  # the GUI tests' window, messages, thread check
 
 
-def make_generator_file(path, config: GeneratorConfig = TINY, color_space: str = "lab", seed=0):
+def make_generator_file(
+    path, config: GeneratorConfig = TINY, color_space: str = "lab", seed=0, recommended=None
+):
     torch.manual_seed(seed)
     module = UNetGenerator(config)
     # A random generator outputs almost constant colour; widen the output so tests see colour.
     last = module.up[-1][1]
     with torch.no_grad():
         last.weight.mul_(20.0)
-    return save_generator(path, module, ModelInfo(config, color_space=color_space, name="tiny"))
+    info = ModelInfo(config, color_space=color_space, name="tiny", recommended=recommended or {})
+    return save_generator(path, module, info)
 
 
 @pytest.fixture

@@ -301,3 +301,20 @@ def test_listing_a_folder_can_be_cancelled(album):
     token.cancel()
     with pytest.raises(Cancelled):
         collect_inputs([album], recursive=True, progress=token)
+
+
+def test_the_model_files_recommendation_is_the_default_and_options_win(tmp_path, capsys):
+    from tests.conftest import make_generator_file
+
+    model = make_generator_file(tmp_path / "m.safetensors", recommended={"strength": 0.0})
+    src = tmp_path / "in"
+    src.mkdir()
+    gray = smooth_photo(96, 128)
+    Image.fromarray(gray).save(src / "a.png")
+    assert main(["colorize", str(src), "-o", str(tmp_path / "rec"), "--model", str(model)]) == 0
+    out = read_image(tmp_path / "rec" / "a.png").pixels
+    assert np.abs(out.astype(int) - gray[..., None]).max() <= 1  # strength 0: gray
+    args = ["colorize", str(src), "-o", str(tmp_path / "own"), "--model", str(model)]
+    assert main([*args, "--strength", "1"]) == 0
+    out = read_image(tmp_path / "own" / "a.png").pixels.astype(int)
+    assert np.abs(out[..., 0] - out[..., 2]).mean() > 1  # the option wins: coloured

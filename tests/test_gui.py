@@ -186,3 +186,25 @@ def test_settings_persist(qtbot, tmp_path, tiny_model_file):
     qtbot.addWidget(again)
     assert again.workspace.controls.render.currentText() == "1024"
     assert again.workspace.controls.strength.value() == 130
+
+
+def test_choosing_a_model_applies_its_recommended_settings(qtbot, window, tmp_path):
+    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH
+    from tests.conftest import make_generator_file
+
+    controls = window.workspace.controls
+    bold = make_generator_file(
+        tmp_path / "bold.safetensors", recommended={"render_size": 512, "strength": 0.8}
+    )
+    plain = make_generator_file(tmp_path / "plain.safetensors")  # recommends nothing
+    controls.add_model(bold)
+    assert controls.render.currentText() == "512" and controls.strength.value() == 80
+    assert controls.settings().strength == 0.8
+    controls.strength.setValue(120)  # the user's choice stands until another model is chosen
+    controls.refresh_models()
+    assert controls.strength.value() == 120
+    controls.add_model(plain)
+    assert controls.render.currentText() == str(DEFAULT_RENDER_SIZE)
+    assert controls.strength.value() == round(DEFAULT_STRENGTH * 100)
+    controls.model.setCurrentIndex(controls.model.findData(str(bold)))  # picked in the list
+    assert controls.strength.value() == 80

@@ -189,3 +189,29 @@ def test_rgb_generator_round_trip(tmp_path):
     loaded = load_generator(path)
     assert loaded.info.color_space == "rgb"
     assert np.isfinite(_run(loaded.module, torch.zeros(1, 1, 8, 8)).numpy()).all()
+
+
+def test_recommended_settings_round_trip_and_odd_values_are_ignored(tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from models.modelfile import read_info
+    from tests.conftest import make_generator_file
+
+    good = make_generator_file(
+        tmp_path / "a.safetensors", recommended={"render_size": 384, "strength": 1.35}
+    )
+    assert read_info(good).recommended == {"render_size": 384, "strength": 1.35}
+    full = make_generator_file(tmp_path / "b.safetensors", recommended={"render_size": None})
+    assert read_info(full).recommended == {"render_size": None}
+    # a file from elsewhere with nonsense in the block: the model loads, the block is ignored
+    with safe_open(str(good), framework="pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        meta = handle.metadata()
+    description = json.loads(meta["colorizer"])
+    description["recommended"] = {"render_size": 3, "strength": "lots", "tile": 512}
+    odd = tmp_path / "odd.safetensors"
+    save_file(tensors, str(odd), metadata={**meta, "colorizer": json.dumps(description)})
+    assert read_info(odd).recommended == {}

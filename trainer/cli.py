@@ -150,19 +150,21 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR|TAR",
         help="folder of colour photos (ground truth) or the CIFAR-10 tar.gz",
     )
+    from colorizer_app.cli import render_size_arg
     from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH
 
     parser.add_argument(
         "--render-size",
-        default=str(DEFAULT_RENDER_SIZE),
+        type=render_size_arg,
+        default=argparse.SUPPRESS,
         metavar="N|full",
-        help=f"as for colorize (default {DEFAULT_RENDER_SIZE})",
+        help=f"as for colorize (default: the model's recommendation, else {DEFAULT_RENDER_SIZE})",
     )
     parser.add_argument(
         "--strength",
         type=float,
-        default=DEFAULT_STRENGTH,
-        help=f"as for colorize (default {DEFAULT_STRENGTH})",
+        default=argparse.SUPPRESS,
+        help=f"as for colorize (default: the model's recommendation, else {DEFAULT_STRENGTH})",
     )
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=64)
@@ -186,18 +188,19 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from colorizer_app.cli import chosen_render_and_strength
     from colorizer_app.engine.pipeline import ColorizeSettings
     from models.errors import ColorizerError
+    from models.modelfile import read_info
     from trainer.evaluate import evaluate
 
     try:
-        render = None if args.render_size == "full" else int(args.render_size)
-        settings = ColorizeSettings(
-            render_size=render,
+        settings = ColorizeSettings.for_model(
+            read_info(args.model),
             tile=args.tile,
             overlap=args.overlap,
-            strength=args.strength,
             device=args.device,
+            **chosen_render_and_strength(args),
         )
         result = evaluate(
             args.model, args.data, settings, resize=args.resize, limit=args.limit, every=args.every

@@ -26,11 +26,11 @@ from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
 
-# Defaults measured for the shipped model on the validation photos (docs/MODEL_CARD.md): the
-# long side the network sees, and the colour strength that undoes the L1 model's
-# desaturation (it predicts the average of the plausible colours, which is paler than any).
+# The app's defaults for a model whose file recommends nothing. A model file may carry the
+# render size and strength it was measured best at (``ModelInfo.recommended``; the shipped
+# model: 384 and 1.35, which undoes an L1 model's desaturation, see docs/MODEL_CARD.md).
 DEFAULT_RENDER_SIZE = 384
-DEFAULT_STRENGTH = 1.35
+DEFAULT_STRENGTH = 1.0
 _MERGE_THREADS = max(1, min(8, os.cpu_count() or 1))
 MAX_STRENGTH = 2.0
 
@@ -59,6 +59,12 @@ class ColorizeSettings:
 
     def with_(self, **changes) -> ColorizeSettings:
         return replace(self, **changes)
+
+    @classmethod
+    def for_model(cls, info, **given) -> ColorizeSettings:
+        """Settings for the model described by ``info`` (a ``ModelInfo``): its recommended
+        render size and strength, unless ``given``; the app's defaults for the rest."""
+        return cls(**{**info.recommended, **given})
 
     def make_runner(self, generator) -> GeneratorRunner:
         if self.tile % generator.info.config.multiple:

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 
 from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH, ColorizeSettings
 from colorizer_app.gui.model_store import ModelEntry, available_models
+from models.errors import ColorizerError
+from models.modelfile import read_info
 
 RENDER_SIZES = ["256", "384", "512", "768", "1024", "1536", "2048", "full"]
 
@@ -83,11 +85,13 @@ class ControlsPanel(QWidget):
         for combo in (self.model, self.render, self.tile, self.device, self.precision):
             combo.currentIndexChanged.connect(self.settings_changed)
         self.overlap.valueChanged.connect(self.settings_changed)
+        self.model.currentIndexChanged.connect(self.apply_recommended)
         self.refresh_models()
 
     # --- models ----------------------------------------------------------------------------
     def refresh_models(self, select: Path | None = None) -> None:
-        current = select or self.model_path()
+        before = self.model_path()
+        current = select or before
         entries = available_models(self._extra_models)
         self.model.blockSignals(True)
         self.model.clear()
@@ -101,6 +105,25 @@ class ControlsPanel(QWidget):
             if index >= 0:
                 self.model.setCurrentIndex(index)
         self.model.blockSignals(False)
+        if self.model_path() != before:
+            self.apply_recommended()
+
+    def apply_recommended(self) -> None:
+        """Show a newly chosen model at the render size and strength its file recommends (the
+        shipped L1 model wants more strength than a GAN-trained one); app defaults otherwise."""
+        path = self.model_path()
+        recommended = {}
+        if path is not None:
+            try:
+                recommended = read_info(path).recommended
+            except ColorizerError:
+                pass  # an unreadable file is reported when it is used
+        render = recommended.get("render_size", DEFAULT_RENDER_SIZE)
+        text = "full" if render is None else str(render)
+        if self.render.findText(text) < 0:
+            self.render.addItem(text)
+        self.render.setCurrentText(text)
+        self.strength.setValue(round(recommended.get("strength", DEFAULT_STRENGTH) * 100))
 
     def add_model(self, path: Path) -> None:
         path = Path(path)
@@ -155,6 +178,13 @@ class ControlsPanel(QWidget):
         store.setValue(f"{self._group}/extra_models", [str(p) for p in self._extra_models])
 
     def restore(self, store: QSettings) -> None:
+        # the model first: choosing it applies its recommendations, the user's values win
+        extra = store.value(f"{self._group}/extra_models") or []
+        self._extra_models = [
+            Path(p) for p in (extra if isinstance(extra, list) else [extra]) if Path(p).is_file()
+        ]
+        model = store.value(f"{self._group}/model")
+        self.refresh_models(select=Path(model) if model else None)
         for combo, key in (
             (self.render, "render"),
             (self.tile, "tile"),
@@ -165,14 +195,9 @@ class ControlsPanel(QWidget):
             if value is not None and combo.findText(str(value)) >= 0:
                 combo.setCurrentText(str(value))
         self.overlap.setValue(int(store.value(f"{self._group}/overlap", 64)))
-        default = round(DEFAULT_STRENGTH * 100)
-        self.strength.setValue(int(store.value(f"{self._group}/strength", default)))
-        extra = store.value(f"{self._group}/extra_models") or []
-        self._extra_models = [
-            Path(p) for p in (extra if isinstance(extra, list) else [extra]) if Path(p).is_file()
-        ]
-        model = store.value(f"{self._group}/model")
-        self.refresh_models(select=Path(model) if model else None)
+        strength = store.value(f"{self._group}/strength")
+        if strength is not None:
+            self.strength.setValue(int(strength))
 
 
 def side_panel(*widgets: QWidget, width: int = 300) -> QWidget:

@@ -86,6 +86,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour strength 0..2: 0 gray, 1 as the model predicts (default: what the model "
         f"file recommends, else {DEFAULT_STRENGTH})",
     )
+    c.add_argument(
+        "--decoder",
+        choices=("auto", "regression", "annealed_mean"),
+        default=argparse.SUPPRESS,
+        help="how colour is read off the network: the annealed mean of a colour distribution "
+        "(models that have one) or the regression head (default: what the model recommends)",
+    )
+    c.add_argument(
+        "--temperature",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="annealed-mean temperature, lower = more vivid (default: the model's)",
+    )
+    c.add_argument(
+        "--hints",
+        metavar="FILE",
+        help="colour hint file (JSON, see docs/USER_GUIDE.md) for the one input photo; "
+        "otherwise each photo's sidecar <file name>.hints.json is used when present",
+    )
+    c.add_argument(
+        "--hints-dir",
+        metavar="DIR",
+        help="read each input's hints from DIR/<relative path>.hints.json",
+    )
     c.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     c.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     c.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
@@ -180,8 +204,10 @@ def _gui(path: str | None) -> int:
 
 
 def chosen_render_and_strength(args: argparse.Namespace) -> dict:
-    """The render size and strength given on the command line (absent: the model's own)."""
-    return {key: getattr(args, key) for key in ("render_size", "strength") if hasattr(args, key)}
+    """The render size, strength, decoder and temperature given on the command line (absent:
+    the model's own)."""
+    keys = ("render_size", "strength", "decoder", "temperature")
+    return {key: getattr(args, key) for key in keys if hasattr(args, key)}
 
 
 def _colorize(args: argparse.Namespace) -> int:
@@ -218,7 +244,21 @@ def _colorize(args: argparse.Namespace) -> int:
     sources = collect_inputs(
         args.inputs, recursive=args.recursive, outdir=args.output, suffix=args.suffix
     )
-    items = plan(sources, args.output, args.format, args.suffix)
+    if args.hints and (len(sources) != 1 or args.hints_dir):
+        print(
+            "colorizer: error: --hints FILE goes with exactly one input photo "
+            "(use --hints-dir or sidecar files for several)",
+            file=sys.stderr,
+        )
+        return 2
+    items = plan(
+        sources,
+        args.output,
+        args.format,
+        args.suffix,
+        hints_file=args.hints,
+        hints_dir=args.hints_dir,
+    )
     if not items:
         print("colorizer: no images found in the inputs", file=sys.stderr)
         return 1

@@ -35,6 +35,9 @@ FORMAT = "colorizer-generator"
 FORMAT_VERSION = 1
 ColorSpace = Literal["lab", "rgb"]
 DEFAULT_MODEL = "default.safetensors"
+# How a,b are read off the network: its regression head, or the annealed mean of its colour
+# distribution head (models.colorbins) at a temperature.
+DECODERS = ("regression", "annealed_mean")
 
 # The normalisation every network of this project uses (models.color): written into each file
 # and checked on load, so a file trained under another contract is refused, not misread.
@@ -50,8 +53,21 @@ class ModelInfo:
     training: dict[str, Any] = field(default_factory=dict)  # recipe, steps, data, wall time
     metrics: dict[str, Any] = field(default_factory=dict)  # validation numbers
     name: str = ""
-    # the settings the model was measured best at: {"render_size": int | None, "strength": float}
+    # the settings the model was measured best at: {"render_size": int | None, "strength":
+    # float, "decoder": "regression" | "annealed_mean", "temperature": float}
     recommended: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def takes_hints(self) -> bool:
+        return self.config.hint_channels > 0
+
+    @property
+    def has_distribution(self) -> bool:
+        return self.config.num_bins > 0
+
+    @property
+    def heads(self) -> list[str]:
+        return ["regression"] + (["distribution"] if self.has_distribution else [])
 
     def to_json(self) -> str:
         return json.dumps(
@@ -65,6 +81,8 @@ class ModelInfo:
                 "training": self.training,
                 "metrics": self.metrics,
                 "recommended": self.recommended,
+                "heads": self.heads,
+                "hint_channels": self.config.hint_channels,
             },
             sort_keys=True,
         )
@@ -163,6 +181,12 @@ def load_generator(path: str | os.PathLike) -> LoadedGenerator:
             )
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise ModelFileError(f"{path}: tensor {key} holds NaN or infinite values")
+    if info.has_distribution:
+        bins, prior = state["ab_bins"].float(), state["ab_prior"].float()
+        if bins.abs().max() > 128 or len(torch.unique(bins, dim=0)) != len(bins):
+            raise ModelFileError(f"{path}: the colour bins (ab_bins) are not a valid a,b grid")
+        if (prior < 0).any() or abs(float(prior.sum()) - 1.0) > 1e-2:
+            raise ModelFileError(f"{path}: the colour prior (ab_prior) is not a distribution")
     module.load_state_dict(state)
     module.eval()
     return LoadedGenerator(module=module, info=info, path=path)
@@ -211,6 +235,16 @@ def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
             f"{path}: a {color_space} generator needs 1 input and {expected_out} output "
             f"channels, the file has {config.in_channels} and {config.out_channels}"
         )
+    heads = ["regression"] + (["distribution"] if config.num_bins else [])
+    if "heads" in meta and meta["heads"] != heads:
+        raise ModelFileError(
+            f"{path}: the file lists heads {meta['heads']!r} but its architecture has {heads}"
+        )
+    if "hint_channels" in meta and meta["hint_channels"] != config.hint_channels:
+        raise ModelFileError(
+            f"{path}: the file says {meta['hint_channels']!r} hint channels but its "
+            f"architecture has {config.hint_channels}"
+        )
     return ModelInfo(
         config=config,
         color_space=color_space,
@@ -235,6 +269,12 @@ def _recommended(raw: Any) -> dict[str, Any]:
     if isinstance(strength, int | float) and not isinstance(strength, bool):
         if 0.0 <= strength <= 2.0:
             out["strength"] = float(strength)
+    if raw.get("decoder") in DECODERS:
+        out["decoder"] = raw["decoder"]
+    temperature = raw.get("temperature")
+    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
+        if 0.01 <= temperature <= 10.0:
+            out["temperature"] = float(temperature)
     return out
 
 

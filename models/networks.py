@@ -47,8 +47,21 @@ class GeneratorConfig(ConfigMixin):
     upsample: Upsample = "transpose"  # "resize_conv" avoids checkerboard artefacts
     dropout: float = 0.5  # dropout probability in the first decoder blocks
     n_dropout: int = 3  # how many of the innermost decoder blocks use dropout
+    # Colour hints (Zhang et al. 2017): 0, or 3 extra input channels: hint a, b (ab / 110) and
+    # a mask (1 where a hint is), all zero where the user gave none.
+    hint_channels: int = 0
+    # Colour distribution head (Zhang et al. 2016): logits over this many a,b bins at half the
+    # input resolution (0 = none; the bin centres and prior are buffers in the weights).
+    num_bins: int = 0
+    bin_grid: int = 10  # bin side in Lab units (documentation of the buffers' grid)
 
     def __post_init__(self) -> None:
+        if self.hint_channels not in (0, 3):
+            raise ValueError(f"hint_channels must be 0 or 3, got {self.hint_channels}")
+        if not 0 <= self.num_bins <= 1024:
+            raise ValueError(f"num_bins must be in 0..1024, got {self.num_bins}")
+        if not 2 <= self.bin_grid <= 40:
+            raise ValueError(f"bin_grid must be in 2..40, got {self.bin_grid}")
         if self.in_channels < 1 or self.out_channels < 1:
             raise ValueError("in_channels and out_channels must be positive")
         if self.ngf < 1 or self.max_mult < 1:
@@ -68,6 +81,11 @@ class GeneratorConfig(ConfigMixin):
     def multiple(self) -> int:
         """Input height and width must be multiples of this."""
         return 2**self.num_downs
+
+    @property
+    def input_channels(self) -> int:
+        """Channels the network takes: L, then the hint channels."""
+        return self.in_channels + self.hint_channels
 
 
 @dataclass(frozen=True)
@@ -96,8 +114,11 @@ def _up_layer(in_ch: int, out_ch: int, mode: Upsample, *, bias: bool) -> nn.Modu
 class UNetGenerator(nn.Module):
     """Pix2Pix U-Net.
 
-    Input ``(N, in_channels, H, W)`` normalised to [-1, 1], H and W multiples of
-    ``config.multiple``; output ``(N, out_channels, H, W)`` in [-1, 1].
+    Input ``(N, in_channels + hint_channels, H, W)``: L normalised to [-1, 1], then (with
+    hints) hint a, b normalised like the output and a 0/1 mask; H and W multiples of
+    ``config.multiple``. Output ``(N, out_channels, H, W)`` in [-1, 1] (the regression head);
+    with ``logits=True`` also the colour distribution head's ``(N, num_bins, H/2, W/2)``
+    logits over the bins in the ``ab_bins`` buffer.
     """
 
     def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
@@ -111,7 +132,7 @@ class UNetGenerator(nn.Module):
         # BatchNorm it is redundant, and pix2pix leaves it out everywhere in the encoder.
         self.down = nn.ModuleList()
         for i in range(n):
-            in_ch = config.in_channels if i == 0 else widths[i - 1]
+            in_ch = config.input_channels if i == 0 else widths[i - 1]
             conv = nn.Conv2d(in_ch, widths[i], kernel_size=4, stride=2, padding=1, bias=False)
             layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2, inplace=False)]
             layers.append(conv)
@@ -144,20 +165,46 @@ class UNetGenerator(nn.Module):
                 layers.append(nn.Dropout(config.dropout))
             self.up.append(nn.Sequential(*layers))
 
+        # The distribution head reads what the outermost decoder block reads (decoder + skip
+        # features at half resolution): the two heads share every other layer.
+        if config.num_bins:
+            head_in = widths[0] if n == 1 else widths[0] * 2
+            self.class_head = nn.Sequential(
+                nn.ReLU(),
+                nn.Conv2d(head_in, head_in, kernel_size=3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(head_in, config.num_bins, kernel_size=1),
+            )
+            # Filled by whoever trains the model (models.colorbins), loaded from the file.
+            self.register_buffer("ab_bins", torch.zeros(config.num_bins, 2))
+            self.register_buffer("ab_prior", torch.full((config.num_bins,), 1 / config.num_bins))
+
         self.apply(init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, logits: bool = False):
         m = self.config.multiple
         if x.shape[-1] % m or x.shape[-2] % m:
             raise ValueError(f"input {tuple(x.shape[-2:])} is not a multiple of {m}")
+        if x.shape[1] != self.config.input_channels:
+            raise ValueError(
+                f"input has {x.shape[1]} channels, the network takes {self.config.input_channels}"
+            )
         skips = []
         for block in self.down:
             x = block(x)
             skips.append(x)
-        x = self.up[0](skips[-1])
-        for j, block in enumerate(self.up[1:], start=1):
-            x = block(torch.cat([x, skips[-1 - j]], dim=1))
-        return x
+        x = skips[-1]
+        for j, block in enumerate(self.up):
+            if j > 0:
+                x = torch.cat([x, skips[-1 - j]], dim=1)
+            if j == len(self.up) - 1:
+                features = x  # what the outermost block and the distribution head read
+            x = block(x)
+        if not logits:
+            return x
+        if not self.config.num_bins:
+            raise ValueError("this generator has no colour distribution head")
+        return x, self.class_head(features)
 
 
 class PatchDiscriminator(nn.Module):
@@ -216,6 +263,14 @@ class AutoencoderConfig(ConfigMixin):
     @property
     def multiple(self) -> int:
         return 2**self.depth
+
+    # The autoencoder baseline takes no hints and has no distribution head.
+    hint_channels = 0
+    num_bins = 0
+
+    @property
+    def input_channels(self) -> int:
+        return self.in_channels
 
 
 class ConvAutoencoder(nn.Module):
@@ -287,3 +342,40 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def grow_generator(
+    module: UNetGenerator, *, hint_channels: int | None = None, num_bins: int | None = None
+) -> UNetGenerator:
+    """A copy of a trained U-Net with hint inputs and/or a distribution head added.
+
+    Every existing weight is kept; the new input channels start with zero weights (the
+    network behaves exactly as before until training teaches it to read hints) and the new
+    head starts from the usual random initialisation. Used to fine-tune v2-style models into
+    hint-taking, distribution-predicting ones.
+    """
+    old = module.config
+    if not isinstance(old, GeneratorConfig):
+        raise TypeError("only the U-Net generator can grow hint inputs or a distribution head")
+    changes = {}
+    if hint_channels is not None and hint_channels != old.hint_channels:
+        if old.hint_channels:
+            raise ValueError("the generator already takes hints")
+        changes["hint_channels"] = hint_channels
+    if num_bins is not None and num_bins != old.num_bins:
+        if old.num_bins:
+            raise ValueError("the generator already has a distribution head")
+        changes["num_bins"] = num_bins
+    if not changes:
+        return module
+    grown = UNetGenerator(GeneratorConfig(**{**old.to_dict(), **changes}))
+    state = module.state_dict()
+    first = "down.0.0.weight"
+    if "hint_channels" in changes:
+        weight = grown.state_dict()[first].clone().zero_()
+        weight[:, : old.input_channels] = state[first]
+        state[first] = weight
+    missing, unexpected = grown.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith(("class_head.", "ab_")) for k in missing):
+        raise ValueError(f"cannot grow this generator ({missing[:3]}, {unexpected[:3]})")
+    return grown

@@ -84,3 +84,25 @@ def album(tmp_path):
     (src / "broken.jpg").write_bytes((src / "wedding.jpg").read_bytes()[:2000])
     (src / "notes.txt").write_text("not an image, not an image extension: ignored")
     return src
+
+
+TINY_V3 = GeneratorConfig(ngf=4, num_downs=5, max_mult=4, hint_channels=3, num_bins=261)
+
+
+def make_v3_file(path, *, seed=0, recommended=None):
+    """A tiny random generator with hint inputs and a colour distribution head (model v3)."""
+    from models.colorbins import gamut_bins
+
+    torch.manual_seed(seed)
+    module = UNetGenerator(TINY_V3)
+    bins = torch.from_numpy(gamut_bins(10))
+    module.ab_bins.copy_(bins)
+    module.ab_prior.copy_(torch.full((len(bins),), 1.0 / len(bins)))
+    with torch.no_grad():
+        module.up[-1][1].weight.mul_(20.0)  # visible colour from the regression head too
+    info = ModelInfo(
+        TINY_V3,
+        name="tiny-v3",
+        recommended=recommended or {"decoder": "annealed_mean", "temperature": 0.38},
+    )
+    return save_generator(path, module, info)

@@ -4,6 +4,7 @@ import struct
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from models import (
@@ -215,3 +216,65 @@ def test_recommended_settings_round_trip_and_odd_values_are_ignored(tmp_path):
     odd = tmp_path / "odd.safetensors"
     save_file(tensors, str(odd), metadata={**meta, "colorizer": json.dumps(description)})
     assert read_info(odd).recommended == {}
+
+
+def test_v3_file_records_heads_bins_and_hints(tmp_path):
+    from tests.conftest import make_v3_file
+
+    path = make_v3_file(tmp_path / "v3.safetensors")
+    loaded = load_generator(path)
+    assert loaded.info.heads == ["regression", "distribution"]
+    assert loaded.info.config.hint_channels == 3 and loaded.info.config.bin_grid == 10
+    assert loaded.module.ab_bins.shape == (261, 2)
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["colorizer"])
+    assert meta["heads"] == ["regression", "distribution"] and meta["hint_channels"] == 3
+    assert meta["recommended"] == {"decoder": "annealed_mean", "temperature": 0.38}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"heads": ["regression"]}, "lists heads"),
+        ({"hint_channels": 0}, "hint channels"),
+        ({"architecture": {"hint_channels": 5}}, "hint_channels must be 0 or 3"),
+        ({"architecture": {"num_bins": 300}}, "shape|do not match"),
+        ({"architecture": {"hint_channels": 0}}, "hint channels|shape"),
+    ],
+)
+def test_a_v3_file_that_contradicts_itself_is_refused(tmp_path, change, message):
+    from tests.conftest import make_v3_file
+
+    src = make_v3_file(tmp_path / "v3.safetensors")
+    bad = _rewrite_metadata(src, tmp_path / "bad.safetensors", **change)
+    with pytest.raises(ModelFileError, match=message):
+        load_generator(bad)
+
+
+def test_a_v3_file_with_a_broken_prior_is_refused(tmp_path):
+    from tests.conftest import TINY_V3
+
+    module = UNetGenerator(TINY_V3)
+    module.ab_bins.copy_(torch.arange(522, dtype=torch.float32).reshape(261, 2) % 100)
+    module.ab_prior.fill_(0.5)
+    path = save_generator(tmp_path / "p.safetensors", module, ModelInfo(TINY_V3))
+    with pytest.raises(ModelFileError, match="prior|bins"):
+        load_generator(path)
+
+
+def test_v2_files_without_the_new_fields_still_load(tmp_path):
+    src = make_generator_file(tmp_path / "m.safetensors")
+    data = src.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["colorizer"])
+    for key in ("hint_channels", "num_bins", "bin_grid"):
+        meta["architecture"].pop(key)
+    meta.pop("heads"), meta.pop("hint_channels")
+    header["__metadata__"]["colorizer"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    old = tmp_path / "old.safetensors"
+    old.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+    info = load_generator(old).info
+    assert not info.takes_hints and info.heads == ["regression"]

@@ -171,11 +171,11 @@ def test_oom_halves_the_batch_then_falls_back_to_cpu(tiny_generator, monkeypatch
     real_forward = GeneratorRunner._forward
     sizes = []
 
-    def forward(self, chunk):
+    def forward(self, chunk, *rest):
         sizes.append((self.device.type, len(chunk)))
         if self.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(self, chunk)
+        return real_forward(self, chunk, *rest)
 
     monkeypatch.setattr(GeneratorRunner, "_forward", forward)
     out = runner(np.zeros((4, 1, 256, 256), np.float32))
@@ -188,7 +188,7 @@ def test_oom_halves_the_batch_then_falls_back_to_cpu(tiny_generator, monkeypatch
 def test_oom_on_cpu_is_an_error_not_a_gray_image(tiny_generator, monkeypatch):
     runner = GeneratorRunner(tiny_generator, device="cpu", batch_size=1)
 
-    def forward(self, chunk):
+    def forward(self, chunk, *rest):
         raise torch.OutOfMemoryError("simulated")
 
     monkeypatch.setattr(GeneratorRunner, "_forward", forward)

@@ -163,3 +163,59 @@ def test_paired_sample_uses_the_users_gray(paired):
     loaded.gray = np.zeros_like(loaded.gray)  # a black "gray" version
     gray, _ = SampleMaker(32, "lab").validation(loaded)
     assert np.allclose(gray, -1.0)  # L = 0 -> -1
+
+
+def test_hint_samples_carry_the_truths_colour_where_the_mask_is():
+    from trainer.data import Loaded, SampleMaker
+
+    loaded = Loaded(smooth_photo(80, 100, color=True, seed=3))
+    maker = SampleMaker(32, "lab", hints=True, seed=1)
+    found = 0
+    for index in range(12):
+        x, target = maker.train(loaded, index, epoch=0)
+        assert x.shape == (4, 32, 32) and target.shape == (2, 32, 32)
+        mask = x[3] > 0
+        found += int(mask.any())
+        if mask.any():  # each patch holds the truth's mean over it: close to the truth there
+            assert np.abs(x[1:3][:, mask] - target[:, mask]).mean() < 0.05
+    assert 2 <= found <= 11  # about half the samples have hints, some have none
+    val, _ = maker.validation(loaded)
+    assert val.shape == (4, 32, 32) and not val[1:].any()  # validation: automatic
+
+
+def test_ageing_changes_the_input_only_and_is_reproducible():
+    from trainer import degrade
+    from trainer.data import Loaded, SampleMaker
+
+    loaded = Loaded(smooth_photo(80, 100, color=True, seed=3))
+    clean = SampleMaker(32, "lab", seed=1)
+    aged = SampleMaker(32, "lab", seed=1, degrade=1.0)
+    changed = 0
+    for index in range(6):
+        (x0, t0), (x1, t1) = clean.train(loaded, index, 0), aged.train(loaded, index, 0)
+        np.testing.assert_array_equal(t0, t1)  # the colour target stays the truth
+        assert x1.min() >= -1 and x1.max() <= 1
+        changed += int(not np.array_equal(x0, x1))
+        np.testing.assert_array_equal(x1, aged.train(loaded, index, 0)[0])
+    assert changed >= 4
+    L = np.full((40, 40), 50.0, np.float32)
+    for step, _ in degrade.STEPS:  # every step keeps the shape and stays near [0, 100]
+        out = step(L, np.random.default_rng(0))
+        assert out.shape == L.shape and np.isfinite(out).all()
+
+
+def test_several_folders_are_one_source(tmp_path):
+    from trainer.data import open_source
+
+    for name, count in (("a", 3), ("b", 2)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            Image.fromarray(smooth_photo(20, 30, color=True, seed=i)).save(
+                tmp_path / name / f"{i}.png"
+            )
+    import os
+
+    cfg = TrainConfig(data=f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}", steps=1)
+    source = open_source(cfg)
+    assert len(source) == 5 and source.name(4) == "1.png"
+    assert source.load(3).rgb.shape == (20, 30, 3)

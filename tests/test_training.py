@@ -287,3 +287,61 @@ def test_ddp_two_processes_agree(photos, tmp_path):
     assert check and check[0]["world_size"] == 2 and check[0]["ranks_agree"]
     assert [e for e in events if e["event"] == "start"][0]["world_size"] == 2
     assert load_generator(run / "generator.safetensors").info.training["steps"] == 3
+
+
+V3 = dict(loss="l1", hints=True, distribution=True, degrade=0.8, ema=0.9)
+
+
+def test_v3_recipe_trains_both_heads_with_hints(photos, tmp_path):
+    out = train(tiny(photos, tmp_path / "v3", steps=4, **V3))
+    lines = [json.loads(x) for x in (tmp_path / "v3" / "metrics.jsonl").read_text().splitlines()]
+    step = [x for x in lines if x["event"] == "step"][-1]
+    evals = [x for x in lines if x["event"] == "eval"][-1]
+    assert step["g_ce"] > 0 and step["g_l1"] > 0 and "g_adv" not in step
+    assert {"psnr", "reg_psnr", "reg_colourfulness"} <= set(evals)  # both decoders scored
+    info = load_generator(out).info
+    assert info.heads == ["regression", "distribution"] and info.takes_hints
+    assert info.recommended == {"decoder": "annealed_mean", "temperature": 0.38}
+    assert info.training["ema"] == 0.9 and info.training["degrade"] == 0.8
+    module = load_generator(out).module
+    assert module.ab_prior.sum() == pytest.approx(1.0, abs=1e-2)  # measured on the photos
+    assert len(torch.unique(module.ab_prior)) > 10
+
+
+def test_v3_resume_equals_uninterrupted(photos, tmp_path):
+    kw = dict(checkpoint_every=1000, **V3)
+    full = train(tiny(photos, tmp_path / "full", steps=6, **kw))
+    train(tiny(photos, tmp_path / "split", steps=3, **kw))
+    resumed = train(tiny(photos, tmp_path / "split", steps=6, **kw))
+    a = load_generator(full).module.state_dict()
+    b = load_generator(resumed).module.state_dict()
+    for key in a:  # the moving average (exported) included
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+def test_fine_tuning_grows_a_v2_model_and_keeps_a_v3_models_hints(photos, tmp_path):
+    v2 = train(tiny(photos, tmp_path / "v2", steps=2, loss="l1"))
+    grown = train(tiny(photos, tmp_path / "grown", steps=2, init_from=str(v2), **V3))
+    info = load_generator(grown).info
+    assert info.takes_hints and info.has_distribution
+    assert info.config.ngf == load_generator(v2).info.config.ngf
+    # a plain fine-tune of a v3 model (no v3 options given) still trains and keeps hints
+    tuned = train(tiny(photos, tmp_path / "tuned", steps=2, loss="l1", init_from=str(grown)))
+    tuned_info = load_generator(tuned).info
+    assert tuned_info.takes_hints and tuned_info.has_distribution
+    torch.testing.assert_close(
+        load_generator(tuned).module.ab_prior, load_generator(grown).module.ab_prior
+    )
+
+
+def test_export_checkpoint_takes_the_moving_average(photos, tmp_path):
+    from trainer.loop import export_checkpoint
+
+    run = tmp_path / "ema"
+    final = train(tiny(photos, run, steps=3, **V3))
+    exported = export_checkpoint(run, tmp_path / "x.safetensors", dtype=torch.float32)
+    a, b = load_generator(final).module.state_dict(), load_generator(exported).module.state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+    raw = load_checkpoint(run / "checkpoints" / "last.pt")["generator"]
+    assert any(not torch.equal(raw[k].float(), a[k].float()) for k in a if "weight" in k)

@@ -124,11 +124,7 @@ def _human(event: dict) -> str:
             f"step {event['step']}/{event.get('total_steps', '?')}",
             f"epoch {event['epoch']:.2f}",
         ]
-        parts += [
-            f"{k} {event[k]:.4f}"
-            for k in ("g_l1", "g_mse", "g_adv", "d_real", "d_fake")
-            if k in event
-        ]
+        parts += [f"{k} {v:.4f}" for k, v in event.items() if k.startswith(("g_", "d_"))]
         if "images_per_s" in event:
             parts.append(f"{event['images_per_s']:.1f} img/s")
         return "  ".join(parts)
@@ -166,9 +162,29 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help=f"as for colorize (default: the model's recommendation, else {DEFAULT_STRENGTH})",
     )
+    parser.add_argument(
+        "--decoder",
+        choices=("auto", "regression", "annealed_mean"),
+        default=argparse.SUPPRESS,
+        help="as for colorize (default: the model's recommendation)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="annealed-mean temperature (default: the model's recommendation)",
+    )
+    parser.add_argument(
+        "--hints",
+        type=int,
+        default=0,
+        metavar="N",
+        help="give each image N colour hints simulated from its truth (seeded, as in training)",
+    )
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     parser.add_argument(
         "--resize",
         type=int,
@@ -200,10 +216,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
             tile=args.tile,
             overlap=args.overlap,
             device=args.device,
+            precision=args.precision,
             **chosen_render_and_strength(args),
         )
         result = evaluate(
-            args.model, args.data, settings, resize=args.resize, limit=args.limit, every=args.every
+            args.model,
+            args.data,
+            settings,
+            resize=args.resize,
+            limit=args.limit,
+            every=args.every,
+            hints=args.hints,
         )
     except (ColorizerError, ValueError) as err:
         print(f"colorizer evaluate: error: {err}", file=sys.stderr)

@@ -48,6 +48,16 @@ class TrainConfig(ConfigMixin):
     epochs: float = 10.0  # may be fractional
     steps: int = 0  # if > 0, overrides epochs
     seed: int = 0
+    # --- colour distribution, hints, old photos (model v3) ------------------------------------
+    hints: bool = False  # the generator takes colour hints; training simulates them
+    distribution: bool = False  # train a colour distribution head (soft-encoded cross-entropy)
+    bin_grid: int = 10  # side of the a,b bins of the distribution head, Lab units
+    rebalance: float = 0.5  # class rebalancing mix against the colour prior (1 = off)
+    ce_weight: float = 1.0  # weight of the distribution head's cross-entropy
+    reg_weight: float = 10.0  # weight of the regression head's L1 when a distribution is trained
+    temperature: float = 0.38  # annealed-mean temperature for validation and the exported file
+    degrade: float = 0.0  # probability that a training input is aged (grain, fading, scratches)
+    ema: float = 0.0  # decay of the exponential moving average of G's weights (0 = off)
     # --- speed ------------------------------------------------------------------------------
     device: str = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
@@ -76,6 +86,16 @@ class TrainConfig(ConfigMixin):
             problems.append("epochs or steps must be positive")
         if self.lr <= 0:
             problems.append("lr must be positive")
+        if not 0.0 <= self.ema < 1.0:
+            problems.append("ema must be in [0, 1)")
+        if not 0.0 <= self.degrade <= 1.0:
+            problems.append("degrade must be in [0, 1]")
+        if not 0.0 < self.rebalance <= 1.0:
+            problems.append("rebalance must be in (0, 1]")
+        if not 0.01 <= self.temperature <= 10.0:
+            problems.append("temperature must be in [0.01, 10]")
+        if (self.hints or self.distribution) and self.color_space != "lab":
+            problems.append("hints and the distribution head need color_space lab")
         if self.architecture == "autoencoder" and self.loss == "gan_l1":
             self.loss = "mse"  # the seed's baseline: MSE, no discriminator
         if problems:

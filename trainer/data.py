@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import tarfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -36,7 +37,17 @@ from PIL import Image
 
 from colorizer_app.engine.errors import ColorizerError, ImageReadError
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS, read_image
-from models.color import lab_to_rgb, luminance, normalize_ab, normalize_l, rgb_to_lab
+from models import hints
+from models.color import (
+    AB_SCALE,
+    L_SCALE,
+    lab_to_rgb,
+    luminance,
+    normalize_ab,
+    normalize_l,
+    rgb_to_lab,
+)
+from trainer import degrade
 
 log = logging.getLogger(__name__)
 
@@ -269,12 +280,53 @@ class LabNpy:
         return Loaded(lab_to_rgb(lab, np.uint8))
 
 
-def open_source(config) -> ColorFolder | PairedFolders | Cifar10Tar | LabNpy:
-    """Pick the source a :class:`~trainer.config.TrainConfig` describes (``auto``: by layout)."""
-    path = Path(config.data)
-    kind = config.source
+class Sources:
+    """Several sources read as one (``--data A{sep}B``): items in order, names prefixed."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+        self.report = Report(
+            items=int(self.offsets[-1]),
+            skipped=[item for p in parts for item in p.report.skipped],
+        )
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def _locate(self, index: int):
+        part = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return self.parts[part], index - int(self.offsets[part])
+
+    def name(self, index: int) -> str:
+        source, i = self._locate(index)
+        return source.name(i)
+
+    def load(self, index: int) -> Loaded:
+        source, i = self._locate(index)
+        return source.load(i)
+
+
+def open_source(config) -> ColorFolder | PairedFolders | Cifar10Tar | LabNpy | Sources:
+    """Pick the source a :class:`~trainer.config.TrainConfig` describes (``auto``: by layout).
+
+    ``data`` may list several folders separated by ``os.pathsep`` (``:``; ``;`` on Windows):
+    they are read as one source.
+    """
     if not str(config.data):
         raise DataError("no training data given")
+    parts = [p for p in str(config.data).split(os.pathsep) if p]
+    if len(parts) > 1:
+        from types import SimpleNamespace
+
+        return Sources(
+            [
+                open_source(SimpleNamespace(data=p, source=config.source, gray_dir=config.gray_dir))
+                for p in parts
+            ]
+        )
+    path = Path(config.data)
+    kind = config.source
     if kind == "auto":
         if path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar")):
             kind = "cifar10"
@@ -323,6 +375,7 @@ def inspect_data(
         PairedFolders: "paired",
         Cifar10Tar: "cifar10",
         LabNpy: "npy",
+        Sources: "folders",
     }[type(source)]
     skipped = list(source.report.skipped)
     shown: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -365,13 +418,30 @@ def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
 
 
 class SampleMaker:
-    """Turns a loaded image into a training or validation sample (see module docstring)."""
+    """Turns a loaded image into a training or validation sample (see module docstring).
+
+    ``hints``: the input gains the three hint channels (:mod:`models.hints`), simulated from
+    the truth for training samples (none for validation). ``degrade``: the probability that a
+    training sample's input L is aged (:mod:`trainer.degrade`); the target stays clean.
+    """
 
     def __init__(
-        self, size: int, color_space: str, *, scale=(0.6, 1.0), rotate=5.0, flip=True, seed=0
+        self,
+        size: int,
+        color_space: str,
+        *,
+        scale=(0.6, 1.0),
+        rotate=5.0,
+        flip=True,
+        seed=0,
+        hints: bool = False,
+        degrade: float = 0.0,
     ) -> None:
         self.size, self.color_space = size, color_space
         self.scale, self.rotate, self.flip, self.seed = scale, rotate, flip, seed
+        self.hints, self.degrade = hints, degrade
+        if hints and color_space != "lab":
+            raise DataError("colour hints need a Lab model")
 
     def train(self, loaded: Loaded, index: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, epoch, index])
@@ -391,13 +461,29 @@ class SampleMaker:
         stack = stack[y : y + self.size, x : x + self.size]
         if self.flip and rng.random() < 0.5:
             stack = stack[:, ::-1]
-        return self._tensors(stack, loaded.gray is not None)
+        gray, target = self._tensors(stack, loaded.gray is not None)
+        # Drawn after the geometry, so runs without these options keep their old samples.
+        if self.degrade > 0:
+            L = degrade.degrade((gray[0] + 1.0) * L_SCALE, rng, self.degrade)
+            gray = normalize_l(L)[None]
+        return self._with_hints(gray, target, rng)
 
     def validation(self, loaded: Loaded) -> tuple[np.ndarray, np.ndarray]:
         stack = _resize_short(self._stack(loaded), self.size)
         h, w = stack.shape[:2]
         y, x = (h - self.size) // 2, (w - self.size) // 2
-        return self._tensors(stack[y : y + self.size, x : x + self.size], loaded.gray is not None)
+        gray, target = self._tensors(
+            stack[y : y + self.size, x : x + self.size], loaded.gray is not None
+        )
+        return self._with_hints(gray, target, None)
+
+    def _with_hints(self, gray, target, rng) -> tuple[np.ndarray, np.ndarray]:
+        """Append the hint channels: simulated from the truth with ``rng``, none without."""
+        if not self.hints:
+            return gray, target
+        found = [] if rng is None else hints.simulate(target.transpose(1, 2, 0) * AB_SCALE, rng)
+        channels = hints.rasterize(self.size, self.size, found).transpose(2, 0, 1)
+        return np.concatenate([gray, channels]), target
 
     @staticmethod
     def _stack(loaded: Loaded) -> np.ndarray:
@@ -426,3 +512,20 @@ def load_or_skip(source, index: int) -> Loaded | None:
     except (ImageReadError, ColorizerError, OSError, ValueError) as err:
         log.warning("skipping %s: %s", source.name(index), err)
         return None
+
+
+def ab_histogram(source, indices, bins: np.ndarray, *, limit: int = 800, side: int = 64):
+    """How often each a,b bin occurs in (up to ``limit`` evenly spread) training images,
+    each resized so that its short side is ``side`` px: the colour prior's raw counts."""
+    from models.colorbins import histogram
+
+    spread = np.linspace(0, len(indices) - 1, min(limit, len(indices))).astype(int)
+    picks = np.asarray(indices)[spread]
+    counts = np.zeros(len(bins), np.int64)
+    for index in dict.fromkeys(picks.tolist()):
+        loaded = load_or_skip(source, int(index))
+        if loaded is None:
+            continue
+        small = _resize_short(np.ascontiguousarray(loaded.rgb), side)
+        counts += histogram(rgb_to_lab(small)[..., 1:], bins)
+    return counts

@@ -2,7 +2,12 @@
 
 Every image goes through exactly what the app does (render size, tiles, blending, merge with
 the full-resolution L). The input is the photo itself: the engine uses its L only. Scores are
-reported next to the gray baseline (the photo's own L, no colour) on the same images.
+reported next to the gray baseline (the photo's own L, no colour) on the same images, with
+the share of images more than 1 dB below gray (where the model does harm).
+
+``hints=N`` gives every image N colour hints simulated from its truth exactly as training
+does (:func:`models.hints.simulate`: uniform positions, 1-9 px patches at the render size,
+the truth's mean a,b over each patch), seeded per image, so runs are comparable.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from colorizer_app.engine.errors import ColorizerError
+from colorizer_app.engine import hints as hint_files
+from colorizer_app.engine.errors import ColorizerError, SettingsError
 from colorizer_app.engine.imageio import read_image
-from colorizer_app.engine.pipeline import ColorizeSettings, colorize
+from colorizer_app.engine.pipeline import ColorizeSettings, colorize, render_shape
 from colorizer_app.engine.progress import NullProgress, Progress
+from models import hints as net_hints
+from models.color import rgb_to_lab
 from models.modelfile import load_generator
 from trainer import metrics
 from trainer.data import Cifar10Tar, DataError, _image_files, _to_8bit_rgb
@@ -31,7 +39,9 @@ COLUMNS = [
     "gray_psnr",
     "gray_ssim",
     "truth_colourfulness",
+    "hints",
 ]
+HARM_DB = 1.0  # an image this much below the gray baseline counts as harmed
 
 
 @dataclass
@@ -45,6 +55,8 @@ class Evaluation:
     def summary(self) -> dict[str, float]:
         out = {k: self.mean(k) for k in COLUMNS[1:]}
         out["images"] = len(self.rows)
+        harmed = sum(1 for r in self.rows if r["psnr"] < r["gray_psnr"] - HARM_DB)
+        out["share_1db_below_gray"] = harmed / len(self.rows) if self.rows else float("nan")
         out["psnr_gain"] = out["psnr"] - out["gray_psnr"]
         out["ssim_gain"] = out["ssim"] - out["gray_ssim"]
         out["colourfulness_ratio"] = out["colourfulness"] / max(out["truth_colourfulness"], 1e-9)
@@ -62,6 +74,8 @@ class Evaluation:
                 f"({s['colourfulness_ratio']:.0%} of truth) |",
                 f"| gray baseline | {s['gray_psnr']:.2f} | {s['gray_ssim']:.4f} | 0.0 |",
                 f"| ground truth | - | - | {s['truth_colourfulness']:.1f} |",
+                f"{s['share_1db_below_gray']:.0%} of images more than {HARM_DB:g} dB below gray"
+                + (f"; {s['hints']:g} simulated hints per image" if s["hints"] else ""),
             ]
         )
 
@@ -124,11 +138,17 @@ def evaluate(
     resize: int = 0,
     limit: int = 0,
     every: int = 1,
+    hints: int = 0,
+    seed: int = 0,
     progress: Progress | None = None,
 ) -> Evaluation:
     progress = progress or NullProgress()
     settings = settings or ColorizeSettings()
     runner = settings.make_runner(load_generator(model))
+    if hints < 0:
+        raise SettingsError(f"hints must be >= 0, got {hints}")
+    if hints and not runner.takes_hints:
+        raise SettingsError(f"{model}: this model takes no colour hints")
     result = Evaluation()
     for done, (name, truth) in enumerate(
         iter_truths(data, resize=resize, limit=limit, every=every), 1
@@ -137,9 +157,23 @@ def evaluate(
         if isinstance(truth, Exception):
             result.skipped.append((name, str(truth)))
             continue
-        output = colorize(truth, runner, settings)
-        result.rows.append({"image": name, **metrics.score(output, truth)})
+        given = simulated_hints(truth, settings, hints, seed=(seed, done)) if hints else []
+        output = colorize(truth, runner, settings, hints=given)
+        result.rows.append({"image": name, **metrics.score(output, truth), "hints": len(given)})
         progress.update(done, limit or 0, name)
     if not result.rows:
         raise DataError(f"{data}: no image could be evaluated")
     return result
+
+
+def simulated_hints(
+    truth: np.ndarray, settings: ColorizeSettings, count: int, *, seed
+) -> list[hint_files.Hint]:
+    """``count`` hints drawn from a true colour photo at the render size, as training draws
+    them, returned in the photo's pixel coordinates (as a user's hint file would give them)."""
+    full = truth.shape[:2]
+    shape = render_shape(*full, settings.render_size)
+    small = truth if shape == full else cv2.resize(truth, shape[::-1], interpolation=cv2.INTER_AREA)
+    ab = rgb_to_lab(small)[..., 1:]
+    patches = net_hints.simulate(ab, np.random.default_rng(list(seed)), count=count)
+    return hint_files.from_patches(patches, full, shape)

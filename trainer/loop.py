@@ -1,8 +1,11 @@
-"""The training loop: Pix2Pix (adversarial BCE-with-logits + lambda x L1) and its baselines.
+"""The training loop: regression (L1/MSE), colour distribution, hints, optional PatchGAN.
 
-One explicit loop with commented phases, packaged as ``train(config, progress, on_event)``.
-Resume and fine-tune share one path (load weights, optionally optimiser state). Runs under
-``torchrun`` with DistributedDataParallel (gloo on CPU, nccl on CUDA) with the same options.
+One explicit loop with commented phases, packaged as ``train(config, progress, on_event)``;
+its pieces have names: :func:`trainer.state.build_state` (networks, optimisers, resume),
+:func:`d_step` and :func:`g_step` (one optimisation step each), the losses in
+:mod:`trainer.losses`, and the pure schedules :func:`learning_rate`, :func:`should_evaluate`,
+:func:`should_checkpoint`. Runs under ``torchrun`` with DistributedDataParallel (gloo on
+CPU, nccl on CUDA) with the same options.
 """
 
 from __future__ import annotations
@@ -10,10 +13,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,30 +28,21 @@ from torch.utils.data import DataLoader, Dataset
 from colorizer_app.engine.errors import Cancelled
 from colorizer_app.engine.progress import NullProgress, Progress
 from colorizer_app.engine.runner import resolve_device
-from models.errors import ColorizerError
-from models.modelfile import ModelInfo, load_generator, read_info, save_generator
-from models.networks import (
-    GENERATOR_TYPES,
-    AutoencoderConfig,
-    DiscriminatorConfig,
-    GeneratorConfig,
-    PatchDiscriminator,
-    build_generator,
-)
+from models.colorbins import decode
 from trainer import metrics
-from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.data import SampleMaker, load_or_skip, open_source, split_indices
+from trainer.export import export, export_checkpoint
+from trainer.losses import Adversarial, DistributionLoss, reconstruction
 from trainer.report import append_jsonl, loss_curve, read_jsonl, sample_grid, to_rgb8, write_png
+from trainer.state import TrainingError, TrainState, build_state, fingerprint, generator_config
 
 log = logging.getLogger(__name__)
 
 Event = dict
 EventFn = Callable[[Event], None]
 
-
-class TrainingError(ColorizerError):
-    """Training cannot go on (diverged, unusable data, ...). The last checkpoint is intact."""
+__all__ = ["TrainingError", "export", "export_checkpoint", "learning_rate", "train"]
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -96,7 +89,36 @@ def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, rank: int, wor
     ]
 
 
-# --- recipe helpers -----------------------------------------------------------------------
+# --- schedules (pure) ----------------------------------------------------------------------
+
+
+def learning_rate(step: int, total: int, base: float, decay_start: float) -> float:
+    """Constant, then linear decay to zero over the last (1 - decay_start) of the run."""
+    if decay_start <= 0 or total <= 0:
+        return base
+    start = decay_start * total
+    if step < start:
+        return base
+    return base * max(0.0, 1.0 - (step - start) / max(1.0, total - start))
+
+
+def should_evaluate(step: int, total: int, steps_per_epoch: int, eval_every: int) -> bool:
+    """Every ``eval_every`` steps (0: at each epoch end) and at the last step."""
+    if step == total:
+        return True
+    if eval_every:
+        return step % eval_every == 0
+    return step % steps_per_epoch == 0
+
+
+def should_checkpoint(step: int, total: int, steps_per_epoch: int, every: int) -> bool:
+    """Every ``every`` steps, at the last step, and at epoch ends unless epochs are short (a
+    small fine-tuning folder must not write a checkpoint every few steps)."""
+    end_of_epoch = step % steps_per_epoch == 0
+    return step % every == 0 or step == total or (end_of_epoch and steps_per_epoch >= every)
+
+
+# --- one optimisation step each -------------------------------------------------------------
 
 
 class _DiscriminatorPair(nn.Module):
@@ -111,34 +133,86 @@ class _DiscriminatorPair(nn.Module):
         return self.d(real), self.d(fake)
 
 
-def learning_rate(step: int, total: int, base: float, decay_start: float) -> float:
-    """Constant, then linear decay to zero over the last (1 - decay_start) of the run."""
-    if decay_start <= 0 or total <= 0:
-        return base
-    start = decay_start * total
-    if step < start:
-        return base
-    return base * max(0.0, 1.0 - (step - start) / max(1.0, total - start))
+@dataclass
+class Objective:
+    """The losses a recipe trains with, and their weights."""
 
+    recon: nn.Module
+    recon_name: str  # "g_l1" or "g_mse" in the metrics
+    recon_weight: float  # lambda with a GAN term, reg_weight with a distribution head, else 1
+    distribution: DistributionLoss | None
+    ce_weight: float
+    adversarial: Adversarial | None  # None: no discriminator in this recipe
 
-def _generator_config(config: TrainConfig):
-    out = 2 if config.color_space == "lab" else 3
-    if config.architecture == "autoencoder":
-        return AutoencoderConfig(
-            out_channels=out, width=config.ngf, depth=config.num_downs, dropout=0.0
+    @classmethod
+    def for_run(cls, config: TrainConfig, generator: nn.Module, device) -> Objective:
+        heads = getattr(generator.config, "num_bins", 0)
+        distribution = (
+            DistributionLoss(generator.ab_bins, generator.ab_prior, mix=config.rebalance).to(device)
+            if heads
+            else None
         )
-    return GeneratorConfig(
-        out_channels=out,
-        ngf=config.ngf,
-        num_downs=config.num_downs,
-        upsample=config.upsample,
-        dropout=config.dropout,
-    )
+        return cls(
+            recon=reconstruction(config.loss),
+            recon_name="g_mse" if config.loss == "mse" else "g_l1",
+            recon_weight=config.reg_weight if heads else 1.0,
+            distribution=distribution,
+            ce_weight=config.ce_weight,
+            adversarial=Adversarial() if config.adversarial else None,
+        )
 
 
-def _fingerprint(module: nn.Module) -> float:
-    with torch.no_grad():
-        return float(sum(p.double().sum() for p in module.parameters()))
+def d_step(d_pair, state: TrainState, adv: Adversarial, gray, target, fake, autocast, scaler):
+    """Discriminator on real pairs -> 1 and fake pairs (``fake.detach()``) -> 0."""
+    state.discriminator.requires_grad_(True)
+    with autocast:
+        pred_real, pred_fake = d_pair(
+            torch.cat([gray, target], 1), torch.cat([gray, fake.detach()], 1)
+        )
+        d_real, d_fake = adv(pred_real, real=True), adv(pred_fake, real=False)
+        loss_d = 0.5 * (d_real + d_fake)
+    state.opt_d.zero_grad(set_to_none=True)
+    scaler.scale(loss_d).backward()
+    scaler.step(state.opt_d)
+    scaler.update()
+    return {"d_real": d_real.item(), "d_fake": d_fake.item()}
+
+
+def g_step(
+    state: TrainState,
+    objective: Objective,
+    gray,
+    target,
+    fake,
+    logits,
+    *,
+    adversarial: bool,
+    lambda_l1: float,
+    autocast,
+    scaler,
+) -> dict:
+    """Generator: close to the truth (regression head), the truth's colour probable
+    (distribution head), and, in the adversarial phase, fooling D (frozen)."""
+    record = {}
+    with autocast:
+        rec = objective.recon(fake.float(), target)
+        loss = rec * (lambda_l1 if adversarial else objective.recon_weight)
+        record[objective.recon_name] = rec.item()
+        if logits is not None:
+            ce = objective.distribution(logits, target)
+            loss = loss + objective.ce_weight * ce
+            record["g_ce"] = ce.item()
+        if adversarial:
+            state.discriminator.requires_grad_(False)
+            pred = state.discriminator(torch.cat([gray, fake], 1))
+            g_adv = objective.adversarial(pred, real=True)
+            loss = loss + g_adv
+            record["g_adv"] = g_adv.item()
+    state.opt_g.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(state.opt_g)
+    scaler.update()
+    return record
 
 
 # --- the loop -----------------------------------------------------------------------------
@@ -156,31 +230,56 @@ def train(
     """
     progress = progress or NullProgress()
     rank, world = _init_distributed(config)
-    main = rank == 0
-    emit = (on_event or (lambda e: None)) if main else (lambda e: None)
+    emit = (on_event or (lambda e: None)) if rank == 0 else (lambda e: None)
     run_dir = Path(config.run_dir)
-    ckpt_path = run_dir / "checkpoints" / "last.pt"
-    if main:
+    if rank == 0:
         _prepare_run_dir(run_dir, config)
     if world > 1:
         dist.barrier()
     try:
-        return _train(config, progress, emit, rank, world, run_dir, ckpt_path)
+        return _train(config, progress, emit, rank=rank, world=world, run_dir=run_dir)
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
+class _Clock:
+    """Training time: wall time of this session minus paused time, plus earlier sessions'."""
+
+    def __init__(self, before: float) -> None:
+        self.before, self.started, self.held = before, time.perf_counter(), 0.0
+        self.window_start, self.window_images = time.perf_counter(), 0
+
+    def hold(self, seconds: float) -> None:
+        self.held += seconds
+        self.window_start += seconds
+
+    def wall(self) -> float:
+        return self.before + time.perf_counter() - self.started - self.held
+
+    def images_per_s(self) -> float:
+        rate = self.window_images / max(time.perf_counter() - self.window_start, 1e-9)
+        self.window_start, self.window_images = time.perf_counter(), 0
+        return rate
+
+
+def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_dir: Path) -> Path:
     main = rank == 0
     device = _device(config, rank, world)
     torch.manual_seed(config.seed)
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
 
-    # Data: split by file, deterministic per-sample augmentation.
+    # Data: split by file, deterministic per-sample augmentation (and hints, ageing).
     source = open_source(config)
     train_idx, val_idx = split_indices(len(source), config.val_fraction, config.seed)
     if config.max_images:
         train_idx = train_idx[: config.max_images]
+
+    # Networks, optimisers, weight average; fine-tune from a file or resume the checkpoint.
+    state, resumed = build_state(config, device, ckpt_path, source, train_idx)
+    if resumed:
+        emit({"event": "resume", "step": state.step, "checkpoint": str(ckpt_path)})
+    takes_hints = state.g_config.hint_channels > 0  # a hint model keeps learning hints
     maker = SampleMaker(
         config.image_size,
         config.color_space,
@@ -188,6 +287,8 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
         rotate=config.rotate_degrees,
         flip=config.flip,
         seed=config.seed,
+        hints=takes_hints,
+        degrade=config.degrade,
     )
     train_set = _Samples(source, train_idx, maker, train=True)
     val_set = _Samples(source, val_idx[: config.val_max], maker, train=False)
@@ -195,60 +296,22 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
     total_steps = config.steps or max(1, math.ceil(config.epochs * steps_per_epoch))
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
 
-    # Models and optimisers; fine-tune from a generator file, or resume from the checkpoint.
-    g_config = _generator_config(config)
-    if config.init_from:
-        loaded = load_generator(config.init_from)
-        g_config, generator = loaded.info.config, loaded.module
-        if loaded.info.color_space != config.color_space:
-            raise TrainingError(
-                f"{config.init_from} is a {loaded.info.color_space} model, "
-                f"the run trains {config.color_space}"
-            )
-    else:
-        generator = build_generator(g_config)
-    if g_config.multiple > config.image_size or config.image_size % g_config.multiple:
-        raise TrainingError(
-            f"image_size {config.image_size} must be a multiple of "
-            f"{g_config.multiple} for this architecture"
-        )
-    out_ch = g_config.out_channels
-    discriminator = PatchDiscriminator(DiscriminatorConfig(in_channels=1 + out_ch, ndf=config.ndf))
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    generator.to(device, memory_format=memory_format).train()
-    discriminator.to(device, memory_format=memory_format).train()
-    opt_g = torch.optim.Adam(
-        generator.parameters(), lr=config.lr, betas=(config.beta1, config.beta2)
-    )
-    opt_d = torch.optim.Adam(
-        discriminator.parameters(), lr=config.lr_d or config.lr, betas=(config.beta1, config.beta2)
-    )
-    step, wall_before = 0, 0.0
-    if ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        if state["g_config"] != asdict(g_config):
-            raise TrainingError(
-                f"{ckpt_path}: the checkpoint holds another architecture; use a new run folder"
-            )
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        step, wall_before = int(state["step"]), float(state.get("wall_seconds", 0.0))
-        torch.set_rng_state(state["torch_rng"])
-        emit({"event": "resume", "step": step, "checkpoint": str(ckpt_path)})
-
-    g_ddp = DDP(generator) if world > 1 else generator
-    d_pair = _DiscriminatorPair(discriminator)
+    g_ddp = DDP(state.generator) if world > 1 else state.generator
+    d_pair = _DiscriminatorPair(state.discriminator)
     d_ddp = DDP(d_pair) if world > 1 else d_pair
     if config.compile:
         g_ddp = torch.compile(g_ddp)
-    bce = nn.BCEWithLogitsLoss()
-    recon = nn.MSELoss() if config.loss == "mse" else nn.L1Loss()
+    objective = Objective.for_run(config, state.generator, device)
     autocast = _autocast(config, device)
     fp16 = config.precision == "fp16"
     scaler_g = torch.amp.GradScaler(device.type, enabled=fp16)
     scaler_d = torch.amp.GradScaler(device.type, enabled=fp16)
+    clock, curve = _Clock(state.wall_before), _LossCurve()
+
+    def checkpoint() -> None:
+        if main:
+            state.save(ckpt_path, config, steps_per_epoch, clock.wall())
+            emit({"event": "checkpoint", "step": state.step, "path": str(ckpt_path)})
 
     emit(
         {
@@ -259,152 +322,84 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
             "val_images": len(val_set),
             "device": str(device),
             "world_size": world,
-            "step": step,
+            "step": state.step,
             "run_dir": str(run_dir),
         }
     )
-
-    def checkpoint() -> None:
-        if not main:
-            return
-        save_checkpoint(
-            ckpt_path,
-            {
-                "step": step,
-                "epoch": step / steps_per_epoch,
-                "config": asdict(config),
-                "g_config": asdict(g_config),
-                "generator": generator.state_dict(),
-                "discriminator": discriminator.state_dict(),
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "wall_seconds": wall(),
-            },
-        )
-        emit({"event": "checkpoint", "step": step, "path": str(ckpt_path)})
-
-    started = time.perf_counter()
-    window_start, window_images = time.perf_counter(), 0
-    held = 0.0  # seconds spent paused: not training time (wall_seconds, images/s)
-
-    def wall() -> float:
-        return wall_before + time.perf_counter() - started - held
-
-    curve = _LossCurve()
     try:
-        while step < total_steps:
-            epoch = step // steps_per_epoch
-            train_set.epoch = epoch
-            batches = epoch_batches(
-                len(train_set), config.batch_size, epoch, config.seed, rank, world
-            )[step % steps_per_epoch :]
-            # Its own generator: creating a loader must not draw from the global RNG, which
-            # drives dropout and is saved in checkpoints (resume equivalence).
-            loader = DataLoader(
-                train_set,
-                batch_sampler=batches,
-                collate_fn=_collate,
-                num_workers=config.workers,
-                generator=torch.Generator().manual_seed(config.seed + epoch),
-            )
-            for batch in loader:
+        while state.step < total_steps:
+            for batch in _epoch_loader(train_set, config, state.step, steps_per_epoch, rank, world):
                 waited = time.perf_counter()
                 progress.check_cancelled()  # holds here while the user pauses
-                waited = time.perf_counter() - waited
-                held += waited
-                window_start += waited
+                clock.hold(time.perf_counter() - waited)
                 if batch is None:
-                    continue
-                # --- data
-                gray, target = (t.to(device, non_blocking=True) for t in batch)
+                    continue  # every file of this batch was unreadable (logged)
+                # --- data and schedule
+                inputs, target = (t.to(device, non_blocking=True) for t in batch)
                 if config.channels_last:
-                    gray = gray.contiguous(memory_format=torch.channels_last)
-                lr = learning_rate(step, total_steps, config.lr, config.lr_decay_start)
-                for group in opt_g.param_groups:
-                    group["lr"] = lr
-                for group in opt_d.param_groups:
-                    group["lr"] = lr * (config.lr_d or config.lr) / config.lr
-                adversarial = config.adversarial and step >= warmup_steps
+                    inputs = inputs.contiguous(memory_format=torch.channels_last)
+                gray = inputs[:, :1]  # L alone: what D sees and judges colour against
+                lr = learning_rate(state.step, total_steps, config.lr, config.lr_decay_start)
+                _set_lr(state.opt_g, lr)
+                _set_lr(state.opt_d, lr * (config.lr_d or config.lr) / config.lr)
+                adversarial = objective.adversarial is not None and state.step >= warmup_steps
                 record = {
                     "event": "step",
-                    "step": step + 1,
-                    "epoch": (step + 1) / steps_per_epoch,
+                    "step": state.step + 1,
+                    "epoch": (state.step + 1) / steps_per_epoch,
                     "lr": lr,
                 }
+                # --- forward G (both heads when it has a distribution head)
                 with autocast:
-                    fake = g_ddp(gray)
-                # --- D step on fake.detach(): real pairs -> 1, fake pairs -> 0
+                    if objective.distribution is not None:
+                        fake, logits = g_ddp(inputs, logits=True)
+                    else:
+                        fake, logits = g_ddp(inputs), None
+                # --- D step on fake.detach(), then G step with D frozen
                 if adversarial:
-                    discriminator.requires_grad_(True)
-                    with autocast:
-                        pred_real, pred_fake = d_ddp(
-                            torch.cat([gray, target], 1), torch.cat([gray, fake.detach()], 1)
+                    record.update(
+                        d_step(
+                            d_ddp,
+                            state,
+                            objective.adversarial,
+                            gray,
+                            target,
+                            fake,
+                            autocast,
+                            scaler_d,
                         )
-                        d_real = bce(
-                            pred_real.float(), torch.ones_like(pred_real, dtype=torch.float32)
-                        )
-                        d_fake = bce(
-                            pred_fake.float(), torch.zeros_like(pred_fake, dtype=torch.float32)
-                        )
-                        loss_d = 0.5 * (d_real + d_fake)
-                    opt_d.zero_grad(set_to_none=True)
-                    scaler_d.scale(loss_d).backward()
-                    scaler_d.step(opt_d)
-                    scaler_d.update()
-                    record.update(d_real=d_real.item(), d_fake=d_fake.item())
-                # --- G step with D frozen: fool D, stay close to the truth
-                with autocast:
-                    rec = recon(fake.float(), target)
-                    loss_g = rec * (config.lambda_l1 if adversarial else 1.0)
-                    if adversarial:
-                        discriminator.requires_grad_(False)
-                        pred = discriminator(torch.cat([gray, fake], 1))
-                        g_adv = bce(pred.float(), torch.ones_like(pred, dtype=torch.float32))
-                        loss_g = loss_g + g_adv
-                        record["g_adv"] = g_adv.item()
-                opt_g.zero_grad(set_to_none=True)
-                scaler_g.scale(loss_g).backward()
-                scaler_g.step(opt_g)
-                scaler_g.update()
-                record["g_l1" if config.loss != "mse" else "g_mse"] = rec.item()
-                losses = [v for k, v in record.items() if k.startswith(("g_", "d_"))]
-                if not all(math.isfinite(v) for v in losses):
-                    raise TrainingError(
-                        f"loss became NaN/Inf at step {step + 1} ({record}); stopped. The last "
-                        f"checkpoint ({ckpt_path}) is intact: lower the learning rate or use "
-                        "--precision fp32, then resume"
                     )
-                step += 1
-                window_images += len(gray) * world
+                record.update(
+                    g_step(
+                        state,
+                        objective,
+                        gray,
+                        target,
+                        fake,
+                        logits,
+                        adversarial=adversarial,
+                        lambda_l1=config.lambda_l1,
+                        autocast=autocast,
+                        scaler=scaler_g,
+                    )
+                )
+                _check_finite(record, state.step + 1, ckpt_path)
+                state.step += 1
+                state.update_average()
+                clock.window_images += len(inputs) * world
                 # --- log
+                step = state.step
                 if main and (step % config.log_every == 0 or step == total_steps):
-                    elapsed = time.perf_counter() - window_start
-                    record["images_per_s"] = window_images / max(elapsed, 1e-9)
-                    record["total_steps"] = total_steps
-                    window_start, window_images = time.perf_counter(), 0
+                    record.update(images_per_s=clock.images_per_s(), total_steps=total_steps)
                     append_jsonl(run_dir / "metrics.jsonl", record)
                     emit(record)
                 progress.update(step, total_steps, "training")
                 # --- evaluate, checkpoint
-                end_of_epoch = step % steps_per_epoch == 0
-                if (
-                    (config.eval_every and step % config.eval_every == 0)
-                    or (not config.eval_every and end_of_epoch)
-                    or step == total_steps
-                ):
-                    if main:
-                        _evaluate(generator, val_set, config, device, step, run_dir, emit)
-                        curve.write(run_dir, final=step >= total_steps)
-                        generator.train()
-                # every N steps, at the end, and at epoch ends unless epochs are short (a
-                # small fine-tuning folder must not write a checkpoint every few steps)
-                long_epoch = steps_per_epoch >= config.checkpoint_every
-                if (
-                    step % config.checkpoint_every == 0
-                    or (end_of_epoch and long_epoch)
-                    or step == total_steps
-                ):
+                if main and should_evaluate(step, total_steps, steps_per_epoch, config.eval_every):
+                    _evaluate(state.final_generator, val_set, config, device, step, run_dir, emit)
+                    curve.write(run_dir, final=step >= total_steps)
+                    state.generator.train()
+                if should_checkpoint(step, total_steps, steps_per_epoch, config.checkpoint_every):
                     checkpoint()
                 if step >= total_steps:
                     break
@@ -412,43 +407,87 @@ def _train(config, progress, emit, rank, world, run_dir, ckpt_path) -> Path:
         checkpoint()
         if main:
             curve.write(run_dir, final=True)
-        emit({"event": "cancelled", "step": step})
+        emit({"event": "cancelled", "step": state.step})
         raise
     if world > 1:
-        agree = _ranks_agree(generator, world)
+        agree = _ranks_agree(state.generator, world)
         emit({"event": "ddp_check", "world_size": world, "ranks_agree": agree})
     if not main:
         return run_dir / "generator.safetensors"
     out = export(
         run_dir,
-        generator,
-        g_config,
+        state.final_generator,
+        state.g_config,
         config,
-        step,
-        wall(),
+        state.step,
+        clock.wall(),
         device,
         steps_per_epoch,
     )
-    emit({"event": "done", "step": step, "model": str(out)})
+    emit({"event": "done", "step": state.step, "model": str(out)})
     return out
 
 
+def _epoch_loader(train_set, config: TrainConfig, step: int, steps_per_epoch: int, rank, world):
+    """The rest of the epoch that ``step`` falls in, as a DataLoader."""
+    epoch = step // steps_per_epoch
+    train_set.epoch = epoch
+    batches = epoch_batches(len(train_set), config.batch_size, epoch, config.seed, rank, world)
+    # Its own generator: creating a loader must not draw from the global RNG, which drives
+    # dropout and is saved in checkpoints (resume equivalence).
+    return DataLoader(
+        train_set,
+        batch_sampler=batches[step % steps_per_epoch :],
+        collate_fn=_collate,
+        num_workers=config.workers,
+        generator=torch.Generator().manual_seed(config.seed + epoch),
+    )
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def _check_finite(record: dict, step: int, ckpt_path: Path) -> None:
+    losses = [v for k, v in record.items() if k.startswith(("g_", "d_"))]
+    if not all(math.isfinite(v) for v in losses):
+        raise TrainingError(
+            f"loss became NaN/Inf at step {step} ({record}); stopped. The last "
+            f"checkpoint ({ckpt_path}) is intact: lower the learning rate or use "
+            "--precision fp32, then resume"
+        )
+
+
 def _evaluate(generator, val_set, config, device, step, run_dir, emit) -> dict:
-    """Validation PSNR / SSIM / colourfulness on centre crops, next to the gray baseline."""
+    """Validation PSNR / SSIM / colourfulness on centre crops, next to the gray baseline.
+
+    A model with a distribution head is scored with the annealed mean at the run's
+    temperature (``psnr``, ...) and with its regression head (``reg_psnr``, ...)."""
     generator.eval()
+    decoders = {"": "regression"}
+    if getattr(generator.config, "num_bins", 0):
+        decoders = {"": "annealed_mean", "reg_": "regression"}
     rows, scores = [], []
     with torch.no_grad():
         for i in range(len(val_set)):
             sample = val_set[i]
             if sample is None:
                 continue
-            gray, target = sample
-            out = generator(torch.from_numpy(gray)[None].to(device)).float().cpu().numpy()[0]
-            output = to_rgb8(gray, out, config.color_space)
-            truth = to_rgb8(gray, target, config.color_space)
-            scores.append(metrics.score(output, truth))
-            if len(rows) < config.sample_count:
-                rows.append((metrics.gray_baseline(truth), output, truth))
+            inputs, target = sample
+            x = torch.from_numpy(inputs)[None].to(device)
+            truth = to_rgb8(inputs[:1], target, config.color_space)
+            score = {}
+            for prefix, decoder in decoders.items():
+                out = decode(generator, x, decoder=decoder, temperature=config.temperature)
+                output = to_rgb8(inputs[:1], out.cpu().numpy()[0], config.color_space)
+                scored = metrics.score(output, truth)
+                if prefix:  # the gray baseline and the truth are the same for every decoder
+                    scored = {k: scored[k] for k in ("psnr", "ssim", "colourfulness")}
+                score.update({prefix + k: v for k, v in scored.items()})
+                if not prefix and len(rows) < config.sample_count:
+                    rows.append((metrics.gray_baseline(truth), output, truth))
+            scores.append(score)
     if not scores:
         return {}
     summary = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
@@ -480,113 +519,8 @@ class _LossCurve:
         )
 
 
-def export(
-    run_dir: Path,
-    generator,
-    g_config,
-    config: TrainConfig,
-    step: int,
-    wall: float,
-    device,
-    steps_per_epoch: int,
-    *,
-    path: Path | None = None,
-    name: str = "",
-    dtype: torch.dtype = torch.float32,
-) -> Path:
-    """Write the generator as the app's self-describing model file.
-
-    By default ``RUN_DIR/generator.safetensors`` in float32, named after the run.
-    """
-    evals = [h for h in read_jsonl(run_dir / "metrics.jsonl") if h.get("event") == "eval"]
-    last = {k: v for k, v in (evals[-1] if evals else {}).items() if k not in ("event",)}
-    info = ModelInfo(
-        g_config,
-        color_space=config.color_space,
-        name=name or config.name or run_dir.name,
-        training={
-            "recipe": config.loss,
-            "lambda_l1": config.lambda_l1,
-            "steps": step,
-            "epochs": round(step / steps_per_epoch, 3),
-            "image_size": config.image_size,
-            "batch_size": config.batch_size,
-            "data": config.data,
-            "wall_seconds": round(wall, 1),
-            "device": str(device),
-            "hardware": platform.processor() or platform.machine(),
-            "warmup_epochs": config.warmup_epochs,
-            "lr": config.lr,
-            **_lineage(config.init_from),
-        },
-        metrics=last,
-    )
-    generator.eval()
-    return save_generator(path or run_dir / "generator.safetensors", generator, info, dtype=dtype)
-
-
-def _lineage(init_from: str) -> dict:
-    """What a fine-tuned model started from: the base file and the base's own training."""
-    if not init_from:
-        return {}
-    try:
-        base = read_info(init_from)
-    except ColorizerError:  # the base file moved since: its name is all we know
-        return {"init_from": Path(init_from).name}
-    keep = ("recipe", "steps", "epochs", "image_size", "wall_seconds", "device", "base")
-    return {
-        "init_from": Path(init_from).name,
-        "base": {"name": base.name, **{k: base.training[k] for k in keep if k in base.training}},
-    }
-
-
-def _config_of(saved: dict):
-    """The generator config a checkpoint saved as a plain dict (its fields tell the type)."""
-    for config_cls, _ in GENERATOR_TYPES.values():
-        try:
-            return config_cls.from_dict(saved)
-        except (TypeError, ValueError):
-            continue
-    raise ValueError(f"unknown generator settings {sorted(saved)}")
-
-
-def export_checkpoint(
-    run_dir: str | os.PathLike,
-    path: str | os.PathLike,
-    *,
-    name: str = "",
-    dtype: torch.dtype = torch.float16,
-) -> Path:
-    """Export the generator of ``RUN_DIR/checkpoints/last.pt`` as a model file at ``path``.
-
-    Lets a user take a model from a run that is still going, paused or was interrupted; the
-    file carries the run's recipe and its latest validation numbers, like the final export.
-    """
-    run_dir = Path(run_dir)
-    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-    try:
-        config = TrainConfig.from_dict(state["config"])
-        g_config = _config_of(state["g_config"])  # fine-tuned runs keep their base's design
-        generator = build_generator(g_config)
-        generator.load_state_dict(state["generator"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise TrainingError(f"{run_dir}: unusable checkpoint ({err})") from None
-    step = int(state["step"])
-    epoch = float(state.get("epoch") or 0.0)
-    steps_per_epoch = max(1, round(step / epoch)) if epoch > 0 else max(1, step)
-    return export(
-        run_dir,
-        generator,
-        g_config,
-        config,
-        step,
-        float(state.get("wall_seconds", 0.0)),
-        config.device,
-        steps_per_epoch,
-        path=Path(path),
-        name=name,
-        dtype=dtype,
-    )
+# Kept for callers of the old private name (tests build the run's architecture with it).
+_generator_config = generator_config
 
 
 # --- plumbing -----------------------------------------------------------------------------
@@ -631,7 +565,7 @@ def _autocast(config: TrainConfig, device: torch.device):
 
 
 def _ranks_agree(generator: nn.Module, world: int) -> bool:
-    mine = torch.tensor([_fingerprint(generator)], dtype=torch.float64)
+    mine = torch.tensor([fingerprint(generator)], dtype=torch.float64)
     everyone = [torch.zeros_like(mine) for _ in range(world)]
     dist.all_gather(everyone, mine)
     return all(torch.allclose(t, everyone[0], rtol=1e-9, atol=1e-9) for t in everyone)

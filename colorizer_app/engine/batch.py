@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.errors import Cancelled, ColorizerError
 from colorizer_app.engine.imageio import (
     DEFAULT_MAX_PIXELS,
@@ -43,6 +44,7 @@ class BatchItem:
     source: Path
     output: Path | None  # None when no valid output path exists (see ``problem``)
     problem: str = ""  # why this item cannot run (reported as a failure)
+    hints: Path | None = None  # its colour hint file, if it has one
 
 
 @dataclass
@@ -53,6 +55,7 @@ class FileResult:
     reason: str = ""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    hints: int = 0  # colour hints the network used for this file
 
 
 @dataclass
@@ -75,16 +78,17 @@ class BatchSummary:
         return text + (" (cancelled)" if self.cancelled else "")
 
     def write_csv(self, path: str | os.PathLike) -> None:
-        """Write one row per file (source, output, status, reason, seconds), atomically."""
+        """Write one row per file (source, output, status, reason, seconds, hints used),
+        atomically."""
         path = Path(path)
         fd, tmp = create_temp(path)
         try:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["source", "output", "status", "reason", "seconds"])
+                writer.writerow(["source", "output", "status", "reason", "seconds", "hints"])
                 for r in self.results:
                     writer.writerow(
-                        [r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}"]
+                        [r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}", r.hints]
                     )
             os.replace(tmp, path)
         except BaseException:
@@ -154,9 +158,16 @@ def plan(
     outdir: str | os.PathLike,
     fmt: str = "same",
     suffix: str = "",
+    *,
+    hints_file: str | os.PathLike | None = None,
+    hints_dir: str | os.PathLike | None = None,
 ) -> list[BatchItem]:
     """Decide each output path (``OUTDIR/<relative dir>/<stem><suffix>.<ext>``); flag
-    collisions and outputs that would replace an input."""
+    collisions and outputs that would replace an input.
+
+    Colour hints: ``hints_file`` for every item (the command line allows it with one input),
+    else ``HINTS_DIR/<relative path>.hints.json`` when it exists, else the sidecar
+    ``<photo file name>.hints.json`` beside the photo when it exists."""
     outdir = Path(outdir)
     inputs = {_key(src) for src, _ in sources}
     claimed: dict[str, Path] = {}
@@ -172,8 +183,21 @@ def plan(
             )
         else:
             claimed[key] = source
-            items.append(BatchItem(source, output))
+            items.append(
+                BatchItem(source, output, hints=_hints_for(source, rel, hints_file, hints_dir))
+            )
     return items
+
+
+def _hints_for(source: Path, rel: Path, hints_file, hints_dir) -> Path | None:
+    if hints_file is not None:
+        return Path(hints_file)
+    if hints_dir is not None:
+        candidate = Path(hints_dir) / rel.parent / (rel.name + hint_files.SUFFIX)
+        if candidate.is_file():
+            return candidate
+    sidecar = hint_files.sidecar_path(source)
+    return sidecar if sidecar.is_file() else None
 
 
 def _key(path: Path) -> str:
@@ -188,13 +212,31 @@ def colorize_file(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
-) -> list[str]:
-    """Read, colorize and atomically write one photo, carrying alpha, EXIF and ICC."""
+    hints: Path | None = None,
+) -> tuple[list[str], int]:
+    """Read, colorize and atomically write one photo, carrying alpha, EXIF and ICC.
+
+    ``hints``: a hint file for this photo (validated against its displayed size). Returns the
+    notes for the user and the number of hints the network used.
+    """
     photo = read_image(source, max_pixels=max_pixels)
-    rgb = colorize(photo.pixels, runner, settings, progress)
-    return write_image(
+    notes: list[str] = []
+    used: list[hint_files.Hint] = []
+    if hints is not None:
+        height, width = photo.pixels.shape[:2]
+        used, warnings = hint_files.load_hints(hints, width, height)
+        notes += warnings
+        if used and not runner.takes_hints:
+            notes.append(
+                f"this model takes no colour hints; {len(used)} hint(s) in {hints.name} "
+                "were not used"
+            )
+            used = []
+    rgb = colorize(photo.pixels, runner, settings, progress, hints=used)
+    notes += write_image(
         output, rgb, alpha=photo.alpha, exif=photo.exif, icc_profile=photo.icc_profile
     )
+    return notes, len(used)
 
 
 def run_batch(
@@ -236,13 +278,14 @@ def run_batch(
         else:
             try:
                 tiles = file_progress(item) if file_progress else progress
-                notes = colorize_file(
+                notes, used = colorize_file(
                     item.source,
                     item.output,
                     runner,
                     settings,
                     max_pixels=max_pixels,
                     progress=tiles,
+                    hints=item.hints,
                 )
                 report(
                     FileResult(
@@ -251,6 +294,7 @@ def run_batch(
                         "done",
                         seconds=time.perf_counter() - started,
                         notes=notes,
+                        hints=used,
                     )
                 )
             except Cancelled:

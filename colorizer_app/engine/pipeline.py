@@ -20,17 +20,21 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.errors import SettingsError
+from colorizer_app.engine.hints import Hint
 from colorizer_app.engine.progress import NullProgress, OffsetProgress, Progress
 from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
+from models.modelfile import DECODERS
 
 # The app's defaults for a model whose file recommends nothing. A model file may carry the
 # render size and strength it was measured best at (``ModelInfo.recommended``; the shipped
 # model: 384 and 1.35, which undoes an L1 model's desaturation, see docs/MODEL_CARD.md).
 DEFAULT_RENDER_SIZE = 384
 DEFAULT_STRENGTH = 1.0
+DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016; a model file may recommend its own
 _MERGE_THREADS = max(1, min(8, os.cpu_count() or 1))
 MAX_STRENGTH = 2.0
 
@@ -47,8 +51,18 @@ class ColorizeSettings:
     precision: str = "fp32"  # fp32, fp16, bf16
     batch_size: int = 4  # tiles per forward pass (halved automatically on GPU OOM)
     channels_last: bool = False
+    # how a,b are read off the network: "auto" = the annealed mean for a model with a colour
+    # distribution head, its regression head otherwise
+    decoder: str = "auto"
+    temperature: float = DEFAULT_TEMPERATURE  # annealed mean: lower = more vivid
 
     def __post_init__(self) -> None:
+        if self.decoder not in ("auto", *DECODERS):
+            raise SettingsError(
+                f"decoder must be auto, {' or '.join(DECODERS)}, got {self.decoder!r}"
+            )
+        if not 0.01 <= self.temperature <= 10.0:
+            raise SettingsError(f"temperature must be in [0.01, 10], got {self.temperature}")
         if self.render_size is not None and self.render_size < 16:
             raise SettingsError(f"render size must be at least 16 px, got {self.render_size}")
         if not 0.0 <= self.strength <= MAX_STRENGTH:
@@ -72,12 +86,17 @@ class ColorizeSettings:
                 f"tile {self.tile} is not a multiple of {generator.info.config.multiple}, "
                 "which this model's depth requires"
             )
+        decoder = self.decoder
+        if decoder == "auto":
+            decoder = "annealed_mean" if generator.info.has_distribution else "regression"
         return GeneratorRunner(
             generator,
             device=self.device,
             precision=self.precision,
             batch_size=self.batch_size,
             channels_last=self.channels_last,
+            decoder=decoder,
+            temperature=self.temperature,
         )
 
 
@@ -106,34 +125,55 @@ def num_tiles(pixels_shape: tuple[int, ...], settings: ColorizeSettings) -> int:
     return len(TileGrid(h, w, settings.tile, settings.overlap))
 
 
+def _reader(pixels: np.ndarray, runner, settings: ColorizeSettings, hints: list[Hint] | None):
+    """The tile reader of :func:`tiled_apply`: normalised L at the render size, then the hint
+    channels of that window when the model takes hints. No full-size array is made: at full
+    resolution L is computed tile by tile, and hints are drawn per window."""
+    full = pixels.shape[:2]
+    shape = render_shape(*full, settings.render_size)
+    if shape == full:
+
+        def read_l(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+            return normalize_l(luminance(pixels[y0:y1, x0:x1]))
+    else:
+        L = normalize_l(render_luminance(pixels, settings.render_size))
+
+        def read_l(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+            return L[y0:y1, x0:x1]
+
+    if not getattr(runner, "takes_hints", False):  # any callable can stand in for a runner
+        return read_l, shape
+    patches = hint_files.to_render(list(hints or []), full, shape)
+
+    def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        window = hint_files.window(patches, y0, y1, x0, x1)
+        return np.concatenate([read_l(y0, y1, x0, x1)[..., None], window], axis=2)
+
+    return read, shape
+
+
 def predict_ab(
     pixels: np.ndarray,
     runner: GeneratorRunner,
     settings: ColorizeSettings,
     progress: Progress | None = None,
     on_batch=None,
+    *,
+    hints: list[Hint] | None = None,
 ) -> np.ndarray:
     """Predict a, b at the render size (``on_batch``: see :func:`tiling.tiled_apply`).
 
     Parameters
     ----------
     pixels : ndarray (H, W) or (H, W, 3), uint8 or uint16, the photo (colour photos: their L).
+    hints : colour hints in the photo's pixel coordinates; used when the model takes hints
+        (``runner.takes_hints``), ignored otherwise (callers tell the user).
 
     Returns
     -------
     ab : ndarray (h, w, 2) float32 in Lab units, (h, w) = ``render_shape``.
     """
-    h, w = render_shape(*pixels.shape[:2], settings.render_size)
-    if (h, w) == pixels.shape[:2]:
-        # Full resolution: compute L tile by tile instead of holding a full-size float copy.
-        def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-            return normalize_l(luminance(pixels[y0:y1, x0:x1]))
-    else:
-        L = normalize_l(render_luminance(pixels, settings.render_size))
-
-        def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-            return L[y0:y1, x0:x1]
-
+    read, (h, w) = _reader(pixels, runner, settings, hints)
     return tiled_apply(
         read,
         runner,
@@ -215,6 +255,8 @@ def colorize(
     runner: GeneratorRunner,
     settings: ColorizeSettings = ColorizeSettings(),
     progress: Progress | None = None,
+    *,
+    hints: list[Hint] | None = None,
 ) -> np.ndarray:
     """Colorize a photo at full resolution: ``(H, W[, 3])`` -> ``(H, W, 3)``, same dtype.
 
@@ -223,5 +265,5 @@ def colorize(
     progress = progress or NullProgress()
     tiles = num_tiles(pixels.shape, settings)
     total = tiles + len(list(strips(*pixels.shape[:2])))
-    ab = predict_ab(pixels, runner, settings, OffsetProgress(progress, 0, total))
+    ab = predict_ab(pixels, runner, settings, OffsetProgress(progress, 0, total), hints=hints)
     return compose(pixels, ab, settings.strength, progress=OffsetProgress(progress, tiles, total))

@@ -10,7 +10,8 @@ import torch
 
 from colorizer_app.engine.errors import InferenceError, SettingsError
 from models.color import ab_from_rgb, denormalize_ab
-from models.modelfile import LoadedGenerator
+from models.colorbins import decode
+from models.modelfile import DECODERS, LoadedGenerator
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 class GeneratorRunner:
-    """Callable ``(B, 1, t, t)`` normalised L -> ``(B, 2, t, t)`` a, b in Lab units.
+    """Callable ``(B, C, t, t)`` normalised L (+ hint channels) -> ``(B, 2, t, t)`` a, b in
+    Lab units, read off the network with ``decoder`` (``regression`` or, for a model with a
+    colour distribution head, ``annealed_mean`` at ``temperature``).
 
     The generator always runs in eval mode (BatchNorm running statistics, no dropout):
     train-mode statistics would differ from tile to tile and show as seams.
@@ -50,7 +53,15 @@ class GeneratorRunner:
         precision: str = "fp32",
         batch_size: int = 4,
         channels_last: bool = False,
+        decoder: str = "regression",
+        temperature: float = 0.38,
     ) -> None:
+        if decoder not in DECODERS:
+            raise SettingsError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        if decoder == "annealed_mean" and not generator.info.has_distribution:
+            raise SettingsError(
+                "this model has no colour distribution head: use the regression decoder"
+            )
         if precision not in PRECISIONS:
             raise SettingsError(
                 f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
@@ -62,8 +73,18 @@ class GeneratorRunner:
         self.precision = precision
         self.batch_size = batch_size
         self.channels_last = channels_last
+        self.decoder, self.temperature = decoder, temperature
         self.module = generator.module.eval()
         self._place()
+
+    @property
+    def takes_hints(self) -> bool:
+        return self.info.takes_hints
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of a tile: L, then the hint channels when the model takes hints."""
+        return self.info.config.input_channels
 
     @property
     def tile_multiple(self) -> int:
@@ -79,20 +100,42 @@ class GeneratorRunner:
         return f"{self.device.type} ({self.precision})"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = self._batched(batch, self._decode)
+        if self.info.color_space == "rgb":
+            return _rgb_to_ab(out)
+        return denormalize_ab(out)
+
+    def distribution(self, batch: np.ndarray) -> np.ndarray:
+        """The colour distribution head's probabilities, ``(B, Q, t/2, t/2)`` float32, over
+        the bins in ``self.module.ab_bins`` (Lab units)."""
+        if not self.info.has_distribution:
+            raise SettingsError("this model has no colour distribution head")
+
+        def probabilities(x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(self.module(x, logits=True)[1].float(), dim=1)
+
+        return self._batched(batch, probabilities)
+
+    @property
+    def bins(self) -> np.ndarray:
+        """Centres of the distribution head's a,b bins, ``(Q, 2)`` Lab units."""
+        return self.module.ab_bins.detach().float().cpu().numpy()
+
+    def _decode(self, x: torch.Tensor) -> torch.Tensor:
+        return decode(self.module, x, decoder=self.decoder, temperature=self.temperature)
+
+    def _batched(self, batch: np.ndarray, fn) -> np.ndarray:
         results = []
         start = 0
         while start < len(batch):
             chunk = batch[start : start + self.batch_size]
             try:
-                results.append(self._forward(chunk))
+                results.append(self._forward(chunk, fn))
             except torch.OutOfMemoryError:
                 self._shrink_after_oom()
                 continue
             start += len(chunk)
-        out = np.concatenate(results)
-        if self.info.color_space == "rgb":
-            return _rgb_to_ab(out)
-        return denormalize_ab(out)
+        return np.concatenate(results)
 
     def _shrink_after_oom(self) -> None:
         if self.device.type == "cuda":
@@ -107,7 +150,11 @@ class GeneratorRunner:
         else:
             raise InferenceError("out of memory running the model on the CPU, even one tile")
 
-    def _forward(self, chunk: np.ndarray) -> np.ndarray:
+    def _forward(self, chunk: np.ndarray, fn) -> np.ndarray:
+        if chunk.shape[1] != self.in_channels:
+            raise InferenceError(
+                f"tiles have {chunk.shape[1]} channels, the model takes {self.in_channels}"
+            )
         x = torch.from_numpy(np.ascontiguousarray(chunk, np.float32)).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -119,7 +166,7 @@ class GeneratorRunner:
         )
         try:
             with torch.inference_mode(), autocast:
-                y = self.module(x)
+                y = fn(x)
         except torch.OutOfMemoryError:
             raise
         except RuntimeError as err:

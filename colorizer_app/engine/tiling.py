@@ -74,6 +74,17 @@ def _fade_in(n: int) -> np.ndarray:
     return np.sin(t * np.pi / 2) ** 2
 
 
+def pad_tile(patch: np.ndarray, tile: int) -> np.ndarray:
+    """Pad an ``(h, w, C)`` window at an image's edge to ``tile`` x ``tile``: the image (first
+    channel) by edge replication, the channels after it (hint maps) with zeros (no hints)."""
+    pad = ((0, tile - patch.shape[0]), (0, tile - patch.shape[1]), (0, 0))
+    if not (pad[0][1] or pad[1][1]):
+        return patch
+    return np.concatenate(
+        [np.pad(patch[..., :1], pad, mode="edge"), np.pad(patch[..., 1:], pad)], axis=2
+    )
+
+
 @dataclass(frozen=True)
 class Tile:
     y0: int
@@ -153,7 +164,8 @@ def tiled_apply(
     Tiles are read, run in batches of ``batch_size`` and accumulated one batch at a time, so
     memory holds the output, one batch of tiles and the model's activations for that batch,
     whatever the number of tiles. Tiles of an image smaller than ``tile`` are padded by edge
-    replication and cropped back. ``progress.update`` is called once per tile and
+    replication (channels after the first, hint maps, with zeros) and cropped back.
+    ``progress.update`` is called once per tile and
     ``progress.check_cancelled`` before every batch. ``on_batch(accumulator)`` (for live
     previews) sees the output after each batch, weighted but not yet normalised: finished
     regions are final, regions still waiting for a neighbouring tile are faded.
@@ -191,10 +203,7 @@ def tiled_apply(
         patch = np.asarray(read(t.y0, t.y1, t.x0, t.x1), np.float32)
         if patch.ndim == 2:
             patch = patch[..., None]
-        pad = ((0, tile - patch.shape[0]), (0, tile - patch.shape[1]), (0, 0))
-        if pad[0][1] or pad[1][1]:
-            patch = np.pad(patch, pad, mode="edge")
-        pending.append((t, patch.transpose(2, 0, 1)))
+        pending.append((t, pad_tile(patch, tile).transpose(2, 0, 1)))
         if len(pending) == batch_size:
             flush()
     if pending:

@@ -1,0 +1,208 @@
+"""What a training run holds between steps, how it is built, resumed and checkpointed.
+
+Resume and fine-tune are one path (nanoGPT): build the networks from the config or from the
+``init_from`` file (growing hint inputs or a distribution head onto a v2-style model when the
+config asks for them), then load ``checkpoints/last.pt`` if the run folder has one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from models import colorbins
+from models.errors import ColorizerError
+from models.hints import HINT_CHANNELS
+from models.modelfile import load_generator
+from models.networks import (
+    GENERATOR_TYPES,
+    AutoencoderConfig,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    PatchDiscriminator,
+    build_generator,
+    grow_generator,
+)
+from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.config import TrainConfig
+from trainer.data import ab_histogram
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(ColorizerError):
+    """Training cannot go on (diverged, unusable data, ...). The last checkpoint is intact."""
+
+
+@dataclass
+class TrainState:
+    """The networks, their optimisers, the weight average and the step counter."""
+
+    g_config: GeneratorConfig | AutoencoderConfig
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    ema: AveragedModel | None = None
+    step: int = 0
+    wall_before: float = 0.0  # training seconds of earlier sessions of this run
+
+    @property
+    def final_generator(self) -> nn.Module:
+        """The weights to validate and export: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    def update_average(self) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+
+    def save(self, path: Path, config: TrainConfig, steps_per_epoch: int, wall: float) -> None:
+        save_checkpoint(
+            path,
+            {
+                "step": self.step,
+                "epoch": self.step / steps_per_epoch,
+                "config": asdict(config),
+                "g_config": asdict(self.g_config),
+                "generator": self.generator.state_dict(),
+                "discriminator": self.discriminator.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
+                "torch_rng": torch.get_rng_state(),
+                "wall_seconds": wall,
+            },
+        )
+
+
+def generator_config(config: TrainConfig) -> GeneratorConfig | AutoencoderConfig:
+    """The architecture a from-scratch run builds (bins counted for the distribution head)."""
+    out = 2 if config.color_space == "lab" else 3
+    if config.architecture == "autoencoder":
+        return AutoencoderConfig(
+            out_channels=out, width=config.ngf, depth=config.num_downs, dropout=0.0
+        )
+    return GeneratorConfig(
+        out_channels=out,
+        ngf=config.ngf,
+        num_downs=config.num_downs,
+        upsample=config.upsample,
+        dropout=config.dropout,
+        hint_channels=HINT_CHANNELS if config.hints else 0,
+        num_bins=len(colorbins.gamut_bins(config.bin_grid)) if config.distribution else 0,
+        bin_grid=config.bin_grid,
+    )
+
+
+def config_of(saved: dict) -> GeneratorConfig | AutoencoderConfig:
+    """The generator config a checkpoint saved as a plain dict (its fields tell the type)."""
+    for config_cls, _ in GENERATOR_TYPES.values():
+        try:
+            return config_cls.from_dict(saved)
+        except (TypeError, ValueError):
+            continue
+    raise ValueError(f"unknown generator settings {sorted(saved)}")
+
+
+def _initial_generator(config: TrainConfig, source, train_idx) -> nn.Module:
+    """From scratch, or the ``init_from`` file, grown to what the config asks for. A new
+    distribution head gets the bin grid and the colour prior measured on the training data."""
+    if not config.init_from:
+        generator = build_generator(generator_config(config))
+    else:
+        loaded = load_generator(config.init_from)
+        generator = loaded.module
+        if loaded.info.color_space != config.color_space:
+            raise TrainingError(
+                f"{config.init_from} is a {loaded.info.color_space} model, "
+                f"the run trains {config.color_space}"
+            )
+        if (config.hints or config.distribution) and isinstance(
+            loaded.info.config, GeneratorConfig
+        ):
+            bins = len(colorbins.gamut_bins(config.bin_grid)) if config.distribution else None
+            generator = grow_generator(
+                generator, hint_channels=HINT_CHANNELS if config.hints else None, num_bins=bins
+            )
+    g_config = generator.config
+    if g_config.num_bins and not bool(generator.ab_bins.abs().sum()):  # a new head
+        bins = colorbins.gamut_bins(g_config.bin_grid)
+        if len(bins) != g_config.num_bins:
+            raise TrainingError(
+                f"the model has {g_config.num_bins} bins, the grid gives {len(bins)}"
+            )
+        counts = ab_histogram(source, train_idx, bins)
+        prior = colorbins.smooth_prior(counts, bins)
+        generator.ab_bins.copy_(torch.from_numpy(bins))
+        generator.ab_prior.copy_(torch.from_numpy(prior))
+        log.info("colour prior from %d pixels over %d bins", int(counts.sum()), len(bins))
+    return generator
+
+
+def build_state(
+    config: TrainConfig, device: torch.device, ckpt_path: Path, source, train_idx
+) -> tuple[TrainState, bool]:
+    """Networks and optimisers for the run; resumed from ``ckpt_path`` when it exists.
+
+    Returns the state and whether it was resumed.
+    """
+    generator = _initial_generator(config, source, train_idx)
+    g_config = generator.config
+    if g_config.multiple > config.image_size or config.image_size % g_config.multiple:
+        raise TrainingError(
+            f"image_size {config.image_size} must be a multiple of "
+            f"{g_config.multiple} for this architecture"
+        )
+    # D judges (L, colour): never the hints, which would give the truth away.
+    d_config = DiscriminatorConfig(in_channels=1 + g_config.out_channels, ndf=config.ndf)
+    discriminator = PatchDiscriminator(d_config)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    generator.to(device, memory_format=memory_format).train()
+    discriminator.to(device, memory_format=memory_format).train()
+    betas = (config.beta1, config.beta2)
+    state = TrainState(
+        g_config=g_config,
+        generator=generator,
+        discriminator=discriminator,
+        opt_g=torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas),
+        opt_d=torch.optim.Adam(
+            discriminator.parameters(), lr=config.lr_d or config.lr, betas=betas
+        ),
+        ema=(
+            AveragedModel(
+                generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True
+            )
+            if config.ema
+            else None
+        ),
+    )
+    if not ckpt_path.exists():
+        return state, False
+    saved = load_checkpoint(ckpt_path)
+    try:
+        same = config_of(saved["g_config"]) == g_config
+    except (KeyError, ValueError):
+        same = False
+    if not same:
+        raise TrainingError(
+            f"{ckpt_path}: the checkpoint holds another architecture; use a new run folder"
+        )
+    generator.load_state_dict(saved["generator"])
+    discriminator.load_state_dict(saved["discriminator"])
+    state.opt_g.load_state_dict(saved["opt_g"])
+    state.opt_d.load_state_dict(saved["opt_d"])
+    if state.ema is not None and "ema" in saved:
+        state.ema.load_state_dict(saved["ema"])
+    state.step, state.wall_before = int(saved["step"]), float(saved.get("wall_seconds", 0.0))
+    torch.set_rng_state(saved["torch_rng"])
+    return state, True
+
+
+def fingerprint(module: nn.Module) -> float:
+    with torch.no_grad():
+        return float(sum(p.double().sum() for p in module.parameters()))

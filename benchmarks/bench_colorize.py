@@ -4,6 +4,8 @@ Usage:
     python benchmarks/bench_colorize.py                 # everything, results to stdout (markdown)
     python benchmarks/bench_colorize.py --sizes 1 12 --renders 512 1024 --repeats 3
     python benchmarks/bench_colorize.py --throughput-only
+    python benchmarks/bench_colorize.py --compare OLD.safetensors NEW.safetensors  # per tile
+    python benchmarks/bench_colorize.py --model FILE --sizes 100 --renders 1024 --no-throughput
 
 Each colorize measurement runs in a fresh child process (so its peak RSS is its own) and does
 exactly what ``colorizer colorize`` does for one file: read, predict a,b on tiles at the render
@@ -82,7 +84,7 @@ def one_run(photo: Path, model: Path, render: int | None, out_dir: Path) -> dict
     timings = {}
     start = time.perf_counter()
     generator = load_generator(model)
-    settings = ColorizeSettings(render_size=render, device="cpu")
+    settings = ColorizeSettings.for_model(generator.info, render_size=render, device="cpu")
     runner = settings.make_runner(generator)
     timings["load_model"] = time.perf_counter() - start
 
@@ -142,8 +144,8 @@ def run_child(photo: Path, model: Path, render: int | None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def colorize_table(sizes, renders, repeats, ngf) -> list[str]:
-    model = model_file(ngf)
+def colorize_table(sizes, renders, repeats, ngf, model=None) -> list[str]:
+    model = Path(model) if model else model_file(ngf)
     lines = [
         "| photo | render | tiles | wall s | network s | tiling s | merge s | read s | write s "
         "| outside network | peak RSS MB |",
@@ -252,6 +254,43 @@ def throughput_table(ngfs, repeats) -> list[str]:
     return lines
 
 
+def compare_table(models: list[str], repeats: int) -> list[str]:
+    """Tiles/s of real model files (each with its recommended decoder: a v3 model runs both
+    heads and the annealed mean; hint channels are present but empty), side by side."""
+    from colorizer_app.engine.pipeline import ColorizeSettings
+    from models import load_generator
+
+    rng = np.random.default_rng(0)
+    lines = [
+        "| model | decoder | precision | tiles/s (batch 4 of 256 px) | time per tile vs first |",
+        "|---|---|---|---|---|",
+    ]
+    for precision in ("fp32", "bf16"):
+        runners = []
+        for path in models:
+            generator = load_generator(path)
+            settings = ColorizeSettings.for_model(generator.info, device="cpu", precision=precision)
+            runner = settings.make_runner(generator)
+            batch = np.zeros((4, runner.in_channels, 256, 256), np.float32)
+            batch[:, 0] = rng.uniform(-1, 1, (4, 256, 256))
+            runner(batch)  # warm-up
+            runners.append((path, generator.info.name, runner, batch, []))
+        for _ in range(repeats):  # interleaved, so a slow spell hits every model alike
+            for _, _, runner, batch, times in runners:
+                t0 = time.perf_counter()
+                runner(batch)
+                times.append(time.perf_counter() - t0)
+        first = statistics.median(runners[0][4])
+        for _, name, runner, _, times in runners:
+            median = statistics.median(times)
+            lines.append(
+                f"| {name} | {runner.decoder} | {precision} | {4 / median:.2f} | "
+                f"{median / first:.2f}x |"
+            )
+            print(lines[-1], file=sys.stderr, flush=True)
+    return lines
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         photo, model, render, out = sys.argv[2:6]
@@ -267,6 +306,10 @@ def main() -> None:
     parser.add_argument("--ngf", type=int, default=32)
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--model", help="a real model file for the colorize table")
+    parser.add_argument(
+        "--compare", nargs="+", metavar="FILE", help="only: tiles/s of these model files"
+    )
     args = parser.parse_args()
     renders = [None if r == "full" else int(r) for r in args.renders]
 
@@ -276,8 +319,11 @@ def main() -> None:
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads\n"
     )
+    if args.compare:
+        print("\n".join(compare_table(args.compare, max(5, args.repeats))))
+        return
     if not args.throughput_only:
-        print("\n".join(colorize_table(args.sizes, renders, args.repeats, args.ngf)))
+        print("\n".join(colorize_table(args.sizes, renders, args.repeats, args.ngf, args.model)))
         print()
     if not args.no_throughput:
         print("\n".join(throughput_table([args.ngf, 64], max(5, args.repeats))))

@@ -8,6 +8,9 @@ Usage:
     python scripts/ship_model.py --name "colorizer-default-v2 (L1)" \
         --stage runs/l1-base "colorizer train ..." --stage runs/l1-long "colorizer train ..." \
         [--render-size 384 --strength 1.35] [--out models/weights/default.safetensors]
+    # a run fine-tuned from a shipped file: that file's stages come first
+    python scripts/ship_model.py --name "colorizer-default-v3" --stages-from OLD.safetensors \
+        --stage runs/v3 "colorizer train ..." --temperature 0.38
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from models.modelfile import ModelInfo, load_generator, save_generator  # noqa: E402
+
+# what a v3 run's training record adds (trainer.export): kept with its stage and the total
+V3_KEYS = ("ce_weight", "reg_weight", "rebalance", "hints", "degrade", "ema", "init_from")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,9 +48,16 @@ def main(argv: list[str] | None = None) -> int:
         "--render-size", type=int, help="recommended render size (measured best for this model)"
     )
     parser.add_argument("--strength", type=float, help="recommended colour strength")
+    parser.add_argument("--decoder", choices=("regression", "annealed_mean"))
+    parser.add_argument("--temperature", type=float, help="recommended annealed-mean temperature")
+    parser.add_argument(
+        "--stages-from", metavar="FILE", help="a model file whose training stages come first"
+    )
     args = parser.parse_args(argv)
 
     stages = []
+    if args.stages_from:
+        stages += list(load_generator(args.stages_from).info.training.get("stages", []))
     for run_dir, command in args.stage:
         info = load_generator(Path(run_dir) / "generator.safetensors").info
         t = info.training
@@ -57,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 "epochs": t["epochs"],
                 "wall_seconds": t["wall_seconds"],
                 "lr": t["lr"],
+                **{k: t[k] for k in V3_KEYS if k in t},
             }
         )
     final = load_generator(Path(args.stage[-1][0]) / "generator.safetensors")
@@ -76,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": last["device"],
         "hardware": platform.processor() or platform.machine(),
         "stored_as": "float16",
+        **{k: last[k] for k in V3_KEYS if k in last},
     }
     info = ModelInfo(
         final.info.config,
@@ -85,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         name=args.name,
         recommended={
             key: value
-            for key, value in (("render_size", args.render_size), ("strength", args.strength))
+            for key, value in (
+                ("render_size", args.render_size),
+                ("strength", args.strength),
+                ("decoder", args.decoder),
+                ("temperature", args.temperature),
+            )
             if value is not None
         },
     )

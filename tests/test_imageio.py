@@ -7,13 +7,13 @@ import tifffile
 from PIL import Image, ImageCms, ImageOps
 from skimage import data
 
-from colorizer_app.engine.errors import (
+from colorizer_app.engine.imageio import output_suffix, read_image, write_image
+from models.errors import (
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
     UnsupportedFormatError,
 )
-from colorizer_app.engine.imageio import output_suffix, read_image, write_image
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 
-from colorizer_app.engine.errors import Cancelled, InferenceError, SettingsError
 from colorizer_app.engine.pipeline import (
     ColorizeSettings,
     colorize,
@@ -13,10 +12,12 @@ from colorizer_app.engine.pipeline import (
     render_shape,
     upsample_rows,
 )
-from colorizer_app.engine.progress import CallbackProgress
-from colorizer_app.engine.runner import GeneratorRunner, resolve_device
+from colorizer_app.engine.runner import GeneratorRunner
 from models import GeneratorConfig, load_generator
 from models.color import luminance, rgb_to_lab
+from models.device import resolve_device
+from models.errors import Cancelled, InferenceError, SettingsError
+from models.progress import CallbackProgress
 from tests.conftest import make_generator_file, smooth_photo
 
 FAST = ColorizeSettings(render_size=300, tile=256, overlap=64, batch_size=2)
@@ -156,6 +157,11 @@ def test_cuda_request_without_gpu_is_a_clear_error(monkeypatch):
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(SettingsError):
         resolve_device("tpu")
+
+
+def test_unknown_precision_is_a_settings_error(tiny_generator):
+    with pytest.raises(SettingsError, match="precision must be one of fp32, fp16, bf16"):
+        GeneratorRunner(tiny_generator, device="cpu", precision="fp8")
 
 
 def test_runner_is_in_eval_mode(tiny_generator):

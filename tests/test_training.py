@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer_app.engine.errors import Cancelled
-from colorizer_app.engine.progress import CallbackProgress
 from models import load_generator
+from models.errors import Cancelled
+from models.progress import CallbackProgress
 from tests.conftest import smooth_photo, tiny_train_args
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.config import TrainConfig

@@ -57,9 +57,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from colorizer_app.engine.errors import Cancelled
-    from colorizer_app.engine.progress import CallbackProgress
-    from models.errors import ColorizerError
+    from models.errors import Cancelled, ColorizerError
+    from models.progress import CallbackProgress
     from trainer.loop import train
 
     try:

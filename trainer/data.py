@@ -34,9 +34,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from colorizer_app.engine.errors import ColorizerError, ImageReadError
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS, read_image
 from models.color import lab_to_rgb, luminance, normalize_ab, normalize_l, rgb_to_lab
+from models.errors import ColorizerError, ImageReadError
 
 log = logging.getLogger(__name__)
 

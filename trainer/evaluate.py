@@ -15,11 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from colorizer_app.engine.errors import ColorizerError
 from colorizer_app.engine.imageio import read_image
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
-from colorizer_app.engine.progress import NullProgress, Progress
+from models.errors import ColorizerError
 from models.modelfile import load_generator
+from models.progress import NullProgress, Progress
 from trainer import metrics
 from trainer.data import Cifar10Tar, DataError, _image_files, _to_8bit_rgb
 

@@ -23,10 +23,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset
 
-from colorizer_app.engine.errors import Cancelled
-from colorizer_app.engine.progress import NullProgress, Progress
-from colorizer_app.engine.runner import resolve_device
-from models.errors import ColorizerError
+from models.device import resolve_device
+from models.errors import Cancelled, ColorizerError
 from models.modelfile import ModelInfo, load_generator, read_info, save_generator
 from models.networks import (
     GENERATOR_TYPES,
@@ -36,6 +34,7 @@ from models.networks import (
     PatchDiscriminator,
     build_generator,
 )
+from models.progress import NullProgress, Progress
 from trainer import metrics
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from colorizer_app.engine.errors import Cancelled, ColorizerError
 from colorizer_app.engine.imageio import (
     DEFAULT_MAX_PIXELS,
     INPUT_EXTENSIONS,
@@ -27,9 +26,10 @@ from colorizer_app.engine.imageio import (
     write_image,
 )
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
-from colorizer_app.engine.progress import NullProgress, Progress
 from colorizer_app.engine.runner import GeneratorRunner
 from models.atomic import create_temp
+from models.errors import Cancelled, ColorizerError
+from models.progress import NullProgress, Progress
 
 log = logging.getLogger(__name__)
 

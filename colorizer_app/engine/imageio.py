@@ -24,13 +24,13 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from colorizer_app.engine.errors import (
+from models.atomic import create_temp
+from models.errors import (
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
     UnsupportedFormatError,
 )
-from models.atomic import create_temp
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from colorizer_app.engine.errors import SettingsError
-from colorizer_app.engine.progress import NullProgress, OffsetProgress, Progress
 from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
+from models.errors import SettingsError
+from models.progress import NullProgress, OffsetProgress, Progress
 
 # The app's defaults for a model whose file recommends nothing. A model file may carry the
 # render size and strength it was measured best at (``ModelInfo.recommended``; the shipped

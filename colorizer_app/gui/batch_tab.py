@@ -41,12 +41,12 @@ from colorizer_app.engine.batch import (
     plan,
     run_batch,
 )
-from colorizer_app.engine.errors import ColorizerError
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS
-from colorizer_app.engine.progress import Progress
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel, side_panel
+from models.errors import ColorizerError
 from models.modelfile import load_generator
+from models.progress import Progress
 
 IN_PLACE_SUFFIX = "_colorized"  # output names when the output folder is the input folder
 UNITS = 1000  # progress units per file (tiles of the file in flight count as a fraction)

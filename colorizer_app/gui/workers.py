@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from colorizer_app.engine.errors import Cancelled, ColorizerError
 from colorizer_app.engine.pipeline import compose
-from colorizer_app.engine.progress import CallbackProgress
+from models.errors import Cancelled, ColorizerError
+from models.progress import CallbackProgress
 
 log = logging.getLogger(__name__)
 

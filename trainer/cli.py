@@ -149,25 +149,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR|TAR",
         help="folder of colour photos (ground truth) or the CIFAR-10 tar.gz",
     )
-    from colorizer_app.cli import render_size_arg
-    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH
+    from colorizer_app.engine.options import add_colorize_options
 
-    parser.add_argument(
-        "--render-size",
-        type=render_size_arg,
-        default=argparse.SUPPRESS,
-        metavar="N|full",
-        help=f"as for colorize (default: the model's recommendation, else {DEFAULT_RENDER_SIZE})",
-    )
-    parser.add_argument(
-        "--strength",
-        type=float,
-        default=argparse.SUPPRESS,
-        help=f"as for colorize (default: the model's recommendation, else {DEFAULT_STRENGTH})",
-    )
-    parser.add_argument("--tile", type=int, default=256)
-    parser.add_argument("--overlap", type=int, default=64)
-    parser.add_argument("--device", default="auto")
+    add_colorize_options(parser, hardware=False)
     parser.add_argument(
         "--resize",
         type=int,
@@ -187,20 +171,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from colorizer_app.cli import chosen_render_and_strength
+    from colorizer_app.engine.options import settings_from_args
     from colorizer_app.engine.pipeline import ColorizeSettings
     from models.errors import ColorizerError
     from models.modelfile import read_info
     from trainer.evaluate import evaluate
 
     try:
-        settings = ColorizeSettings.for_model(
-            read_info(args.model),
-            tile=args.tile,
-            overlap=args.overlap,
-            device=args.device,
-            **chosen_render_and_strength(args),
-        )
+        settings = ColorizeSettings.for_model(read_info(args.model), **settings_from_args(args))
         result = evaluate(
             args.model, args.data, settings, resize=args.resize, limit=args.limit, every=args.every
         )

@@ -61,6 +61,8 @@ WRITE_FORMATS = {
     ".dib": "BMP",
     ".webp": "WEBP",
 }
+# What ``--format`` (and the Batch tab's format picker) offers: "same" keeps the input's format.
+OUTPUT_FORMATS = ("same", "png", "jpg", "tif", "webp", "bmp")
 SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
 ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP"})
 JPEG_QUALITY = 95

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.cli import FORMATS
 from colorizer_app.engine.batch import (
     BatchItem,
     FileResult,
@@ -41,7 +40,7 @@ from colorizer_app.engine.batch import (
     plan,
     run_batch,
 )
-from colorizer_app.engine.imageio import INPUT_EXTENSIONS
+from colorizer_app.engine.imageio import INPUT_EXTENSIONS, OUTPUT_FORMATS
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel, side_panel
 from models.errors import ColorizerError
@@ -119,7 +118,7 @@ class BatchTab(QWidget):
         self.output_edit.setPlaceholderText("where the colorized copies go")
         self.output_browse = QPushButton("Browse…")
         self.format = QComboBox()
-        self.format.addItems(FORMATS)
+        self.format.addItems(OUTPUT_FORMATS)
         self.overwrite = QCheckBox("Replace existing outputs (otherwise they are skipped)")
         self.controls = ControlsPanel(settings_group="batch")
 

@@ -43,18 +43,8 @@ def add_colorize_options(parser: argparse.ArgumentParser, *, hardware: bool = Tr
         help="long side the network sees ('full' = original; default: what the model file "
         f"recommends, else {DEFAULTS.render_size})",
     )
-    parser.add_argument(
-        "--tile",
-        type=int,
-        default=DEFAULTS.tile,
-        help=f"tile size in pixels (default {DEFAULTS.tile})",
-    )
-    parser.add_argument(
-        "--overlap",
-        type=int,
-        default=DEFAULTS.overlap,
-        help=f"tile overlap in pixels (default {DEFAULTS.overlap})",
-    )
+    _number(parser, "tile", "tile size in pixels")
+    _number(parser, "overlap", "tile overlap in pixels")
     parser.add_argument(
         "--strength",
         type=float,
@@ -74,12 +64,13 @@ def add_colorize_options(parser: argparse.ArgumentParser, *, hardware: bool = Tr
             choices=tuple(PRECISIONS),
             help=f"(default {DEFAULTS.precision})",
         )
-        parser.add_argument(
-            "--batch-size",
-            type=int,
-            default=DEFAULTS.batch_size,
-            help=f"tiles per forward pass (default {DEFAULTS.batch_size})",
-        )
+        _number(parser, "batch_size", "tiles per forward pass")
+
+
+def _number(parser: argparse.ArgumentParser, name: str, what: str) -> None:
+    default = getattr(DEFAULTS, name)
+    flag = "--" + name.replace("_", "-")
+    parser.add_argument(flag, type=int, default=default, help=f"{what} (default {default})")
 
 
 def settings_from_args(args: argparse.Namespace) -> dict:

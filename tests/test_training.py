@@ -193,20 +193,65 @@ def test_fine_tune_from_a_generator_file(photos, tmp_path):
     assert training["base"]["name"] == "base" and training["base"]["steps"] == 2
 
 
+def _step_records(run_dir) -> list[dict]:
+    lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [x for x in lines if x["event"] == "step"]
+
+
+def _losses(record: dict) -> set[str]:
+    return {k for k in record if k.startswith(("g_", "d_"))}
+
+
+GAN_LOSSES = {"g_l1", "g_adv", "d_real", "d_fake"}
+
+
 @pytest.mark.parametrize(
-    "kw",
+    ("kw", "recipe", "losses"),
     [
-        {"loss": "l1", "warmup_epochs": 0},
-        {"architecture": "autoencoder", "num_downs": 3},
-        {"color_space": "rgb"},
-        {"upsample": "resize_conv", "warmup_epochs": 0.5},
-        {"precision": "bf16", "channels_last": True},
+        ({"loss": "l1", "warmup_epochs": 0}, "l1", [{"g_l1"}] * 3),
+        ({"architecture": "autoencoder", "loss": "mse", "num_downs": 3}, "mse", [{"g_mse"}] * 3),
+        ({"color_space": "rgb"}, "gan_l1", [GAN_LOSSES] * 3),
+        # 10 training photos in batches of 4: 2 steps an epoch, so half an epoch is 1 step
+        (
+            {"upsample": "resize_conv", "warmup_epochs": 0.5},
+            "gan_l1",
+            [{"g_l1"}] + [GAN_LOSSES] * 2,
+        ),
+        ({"precision": "bf16", "channels_last": True}, "gan_l1", [GAN_LOSSES] * 3),
     ],
 )
-def test_recipe_options_train_and_export(photos, tmp_path, kw):
-    out = train(tiny(photos, tmp_path / "opt", steps=3, **kw))
+def test_recipe_options_train_and_export(photos, tmp_path, kw, recipe, losses):
+    run = tmp_path / "opt"
+    out = train(tiny(photos, run, steps=3, **kw))
     loaded = load_generator(out)
-    assert loaded.info.color_space == kw.get("color_space", "lab")
+    info = loaded.info
+    # the exported file describes what was trained ...
+    assert info.color_space == kw.get("color_space", "lab")
+    assert info.training["recipe"] == recipe and info.training["steps"] == 3
+    assert type(info.config).__name__ == (
+        "AutoencoderConfig" if kw.get("architecture") == "autoencoder" else "GeneratorConfig"
+    )
+    if kw.get("architecture") == "autoencoder":
+        assert info.config.depth == 3
+    else:
+        assert info.config.upsample == kw.get("upsample", "transpose")
+    # ... the loop ran the recipe's losses step by step (warm-up: reconstruction only) ...
+    records = _step_records(run)
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert [_losses(r) for r in records] == losses
+    assert all(np.isfinite(r[k]) for r in records for k in _losses(r))
+    # ... and the model predicts the channels of its colour space, in range
+    with torch.no_grad():
+        y = loaded.module.eval()(torch.zeros(1, 1, 32, 32))
+    assert y.shape == (1, 3 if kw.get("color_space") == "rgb" else 2, 32, 32)
+    assert torch.isfinite(y).all() and y.abs().max() <= 1.0
+    saved = json.loads((run / "config.json").read_text())
+    assert {k: saved[k] for k in kw} == kw  # the run folder keeps the settings it ran with
+
+
+def test_the_autoencoder_refuses_the_adversarial_recipe(photos, tmp_path):
+    with pytest.raises(ValueError, match="autoencoder.*use loss 'mse'"):
+        tiny(photos, tmp_path / "ae", architecture="autoencoder")
 
 
 def test_learning_rate_schedule():
@@ -287,3 +332,23 @@ def test_ddp_two_processes_agree(photos, tmp_path):
     assert check and check[0]["world_size"] == 2 and check[0]["ranks_agree"]
     assert [e for e in events if e["event"] == "start"][0]["world_size"] == 2
     assert load_generator(run / "generator.safetensors").info.training["steps"] == 3
+
+
+def test_the_command_line_reads_settings_and_help_from_the_config():
+    import argparse
+    from dataclasses import fields
+
+    from trainer.cli import add_train_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    helps = {a.dest: a.help for a in parser._actions}
+    for f in fields(TrainConfig):
+        if f.name != "extra":  # every setting is an option, with its meaning and default
+            assert helps[f.name].startswith(f.metadata["help"]), f.name
+            assert helps[f.name].endswith(f"(default: {f.default!r})"), f.name
+    # the autoencoder baseline gets its recipe (mse) when no loss is given; a given one wins
+    assert config_from_args(parser.parse_args(["--architecture", "autoencoder"])).loss == "mse"
+    given = parser.parse_args(["--architecture", "autoencoder", "--loss", "l1"])
+    assert config_from_args(given).loss == "l1"
+    assert config_from_args(parser.parse_args([])).loss == "gan_l1"

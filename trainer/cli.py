@@ -38,7 +38,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         kwargs: dict = {
             "dest": f.name,
             "default": argparse.SUPPRESS,
-            "help": f"(default: {default!r})",
+            "help": f"{f.metadata.get('help', '')} (default: {default!r})".lstrip(),
         }
         if hint is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
@@ -50,9 +50,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The settings file (``--config``), then the options given, over TrainConfig's defaults.
+
+    The one default the command line chooses itself: the autoencoder baseline trains with
+    ``mse`` (its recipe) when no loss is given, since it has no discriminator for ``gan_l1``.
+    """
     base = json.loads(Path(args.config).read_text()) if getattr(args, "config", None) else {}
     names = {f.name for f in fields(TrainConfig)}
     base.update({k: v for k, v in vars(args).items() if k in names})
+    if base.get("architecture") == "autoencoder" and "loss" not in base:
+        base["loss"] = "mse"
     return TrainConfig.from_dict(base)
 
 

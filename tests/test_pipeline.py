@@ -7,6 +7,7 @@ from colorizer_app.engine.pipeline import (
     ColorizeSettings,
     colorize,
     compose,
+    fit_long_side,
     predict_ab,
     render_luminance,
     render_shape,
@@ -226,3 +227,13 @@ def test_channels_last_gives_the_same_result(tiny_generator):
     a = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu"), FAST)
     b = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu", channels_last=True), FAST)
     np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_fit_long_side(dtype):
+    image = np.zeros((300, 500, 2), dtype)
+    assert fit_long_side(image, 250).shape == (150, 250, 2)
+    assert fit_long_side(image, 250).dtype == dtype
+    assert fit_long_side(image, 500) is image  # fits: no copy, never upscaled
+    assert fit_long_side(image, None) is image
+    assert fit_long_side(np.zeros((1, 999), dtype), 100).shape == (1, 100)  # never 0 px

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from models.atomic import write_atomically
 from models.color import denormalize_ab, merge_l_ab
 
 
@@ -60,11 +60,10 @@ def sample_grid(
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write ``rgb`` (H, W, 3) uint8 as a PNG, atomically (a preview never sees half a file)."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if ok:
-        buf.tofile(tmp)
-        os.replace(tmp, path)
+        write_atomically(path, buf.tofile)
 
 
 def loss_curve(path: Path, steps: list[dict], evals: list[dict]) -> None:
@@ -106,6 +105,4 @@ def loss_curve(path: Path, steps: list[dict], evals: list[dict]) -> None:
         ax3.legend(loc="upper left", fontsize=8)
         ax3b.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -27,7 +27,7 @@ from colorizer_app.engine.imageio import (
 )
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
 from colorizer_app.engine.runner import GeneratorRunner
-from models.atomic import create_temp
+from models.atomic import write_atomically
 from models.errors import Cancelled, ColorizerError
 from models.progress import NullProgress, Progress
 
@@ -76,20 +76,17 @@ class BatchSummary:
 
     def write_csv(self, path: str | os.PathLike) -> None:
         """Write one row per file (source, output, status, reason, seconds), atomically."""
-        path = Path(path)
-        fd, tmp = create_temp(path)
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["source", "output", "status", "reason", "seconds"])
                 for r in self.results:
                     writer.writerow(
                         [r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}"]
                     )
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        write_atomically(path, write)
 
 
 def collect_inputs(

@@ -13,11 +13,10 @@ import time
 import traceback
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from colorizer_app.engine.pipeline import compose
+from colorizer_app.engine.pipeline import compose, fit_long_side
 from models.errors import Cancelled, ColorizerError
 from models.progress import CallbackProgress
 
@@ -220,14 +219,7 @@ class PreviewThrottle:
         if now - self._last < PREVIEW_INTERVAL_S:
             return
         self._last = now
-        h, w = accumulator.shape[:2]
-        scale = min(1.0, PREVIEW_MAX_SIDE / max(h, w))
-        if scale < 1.0:
-            ab = cv2.resize(
-                accumulator,
-                (max(1, round(w * scale)), max(1, round(h * scale))),
-                interpolation=cv2.INTER_AREA,
-            )
-        else:
+        ab = fit_long_side(accumulator, PREVIEW_MAX_SIDE)
+        if ab is accumulator:  # the engine goes on writing into its accumulator
             ab = accumulator.copy()
         self._emit(compose(self._thumb, ab, self._strength))

@@ -16,6 +16,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from trainer.config import TrainConfig
+from trainer.report import losses
 
 _HIDDEN = {"extra"}
 
@@ -130,11 +131,7 @@ def _human(event: dict) -> str:
             f"step {event['step']}/{event.get('total_steps', '?')}",
             f"epoch {event['epoch']:.2f}",
         ]
-        parts += [
-            f"{k} {event[k]:.4f}"
-            for k in ("g_l1", "g_mse", "g_adv", "d_real", "d_fake")
-            if k in event
-        ]
+        parts += [f"{k} {v:.4f}" for k, v in losses(event).items()]
         if "images_per_s" in event:
             parts.append(f"{event['images_per_s']:.1f} img/s")
         return "  ".join(parts)

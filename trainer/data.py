@@ -70,13 +70,6 @@ class Report:
     items: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
-    def lines(self, limit: int = 20) -> list[str]:
-        out = [f"{self.items} usable images, {len(self.skipped)} left out"]
-        out += [f"  {name}: {why}" for name, why in self.skipped[:limit]]
-        if len(self.skipped) > limit:
-            out.append(f"  ... and {len(self.skipped) - limit} more")
-        return out
-
 
 def _image_files(root: Path) -> list[Path]:
     return sorted(

@@ -53,10 +53,6 @@ class Worker(QObject):
         self._token.resume()
 
     @property
-    def is_cancelled(self) -> bool:
-        return self._token.cancelled
-
-    @property
     def is_paused(self) -> bool:
         return self._token.paused
 
@@ -90,10 +86,9 @@ class Job(QObject):
     connecting them to this object's slots makes them queued.)
     """
 
-    def __init__(self, owner: QObject, worker: Worker, thread: QThread, callbacks: dict) -> None:
+    def __init__(self, owner: QObject, worker: Worker, callbacks: dict) -> None:
         super().__init__(owner)
-        self.worker, self.thread, self._callbacks = worker, thread, callbacks
-        self.done = False
+        self.worker, self._callbacks = worker, callbacks
         self._abandoned = False
         worker.progress.connect(self._on_progress)
         worker.preview.connect(self._on_preview)
@@ -128,7 +123,6 @@ class Job(QObject):
         self._end("cancelled")
 
     def _end(self, key: str, *args) -> None:
-        self.done = True
         self._call("done")
         if self._abandoned and key != "cancelled":  # cancelled after its work was done:
             key, args = "cancelled", ()  # the owner no longer wants the result
@@ -191,7 +185,7 @@ def start(job: Callable, name: str, owner: QObject, **callbacks) -> Job:
     thread.setObjectName(name)
     worker = Worker(job, name)
     worker.moveToThread(thread)
-    handle = Job(owner, worker, thread, callbacks)
+    handle = Job(owner, worker, callbacks)
     thread.started.connect(worker.run)
     for signal in (worker.finished, worker.failed, worker.cancelled):
         signal.connect(thread.quit)

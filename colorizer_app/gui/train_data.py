@@ -59,6 +59,11 @@ class TrainDataBox(QGroupBox):
         self.gray_browse.clicked.connect(lambda: self._on_browse(self.gray_edit))
         self.check_button.clicked.connect(self.check)
 
+    @property
+    def checking(self) -> bool:
+        """A data check is running."""
+        return self._job is not None
+
     def folders(self) -> tuple[str, str]:
         """The colour folder and the (optional) gray folder, as typed."""
         return self.color_edit.text().strip(), self.gray_edit.text().strip()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -206,6 +207,14 @@ class ControlsPanel(QWidget):
 
 def _render_text(render_size: int | None) -> str:
     return "full" if render_size is None else str(render_size)
+
+
+def row(*widgets: QWidget) -> QHBoxLayout:
+    """Widgets side by side; line edits and combo boxes take the spare width."""
+    box = QHBoxLayout()
+    for w in widgets:
+        box.addWidget(w, 1 if isinstance(w, (QLineEdit, QComboBox)) else 0)
+    return box
 
 
 def side_panel(*widgets: QWidget, width: int = 300) -> QWidget:

@@ -9,12 +9,10 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -23,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from colorizer_app.gui import workers
+from colorizer_app.gui.controls import row
 from colorizer_app.gui.viewer import qimage_of
 
 
@@ -129,11 +128,3 @@ class TrainDataBox(QGroupBox):
     def shutdown(self) -> None:
         if self._job is not None:
             self._job.cancel()
-
-
-def row(*widgets) -> QHBoxLayout:
-    """Widgets side by side; line edits and combo boxes take the spare width."""
-    box = QHBoxLayout()
-    for w in widgets:
-        box.addWidget(w, 1 if isinstance(w, (QLineEdit, QComboBox)) else 0)
-    return box

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from colorizer_app.gui.controls import row
 from colorizer_app.gui.model_store import available_models
-from colorizer_app.gui.train_data import row
 from colorizer_app.gui.train_settings import (
     FINE_TUNE,
     estimated_steps,

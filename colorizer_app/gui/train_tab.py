@@ -33,8 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from colorizer_app.gui import workers
+from colorizer_app.gui.controls import row
 from colorizer_app.gui.model_store import user_models_dir
-from colorizer_app.gui.train_data import TrainDataBox, row
+from colorizer_app.gui.train_data import TrainDataBox
 from colorizer_app.gui.train_form import TrainSettingsBox
 from colorizer_app.gui.train_plots import TrainPlots
 from colorizer_app.gui.train_process import TrainProcess

@@ -228,14 +228,11 @@ class BatchTab(QWidget):
         self._items = items
         self.table.fill(items, Path(self.input_edit.text().strip()))
 
-    def _show_result(self, result: FileResult) -> None:
-        self._results.append(result)
-        self.table.show_result(result)
-
     def _on_item(self, item) -> None:
         """The batch job reports the listed files first, then one result per file."""
         if isinstance(item, FileResult):
-            self._show_result(item)
+            self._results.append(item)
+            self.table.show_result(item)
             return
         self._fill(item)
         self.progress.setRange(0, len(item) * UNITS)

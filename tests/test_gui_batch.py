@@ -83,6 +83,7 @@ def scans_in_tab(tab, tmp_path, count, height, width, name):
     return src, out
 
 
+@pytest.mark.slow
 def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp_path):
     tab = window.batch
     src, out = scans_in_tab(tab, tmp_path, 4, 900, 1200, "scan")
@@ -107,6 +108,7 @@ def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp
     assert sorted(p.name for p in out.glob("*.png")) == [f"scan{i}.png" for i in range(4)]
 
 
+@pytest.mark.slow
 def test_pause_holds_the_batch_until_resumed(qtbot, window, tmp_path):
     tab = window.batch
     src, out = scans_in_tab(tab, tmp_path, 3, 600, 800, "p")

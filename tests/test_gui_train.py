@@ -64,6 +64,7 @@ def test_check_data_counts_and_lists_unmatched(qtbot, window, tmp_path):
     assert tab.samples_box.count() == 2  # one thumbnail per pair (gray | colour)
 
 
+@pytest.mark.slow
 def test_tiny_run_plots_previews_and_its_model_reaches_the_picker(qtbot, window, tab):
     tab.length.setValue(4)
     tab.run_name.setText("Test style")
@@ -96,6 +97,7 @@ def test_tiny_run_plots_previews_and_its_model_reaches_the_picker(qtbot, window,
     path.unlink()
 
 
+@pytest.mark.slow
 def test_cancel_keeps_a_valid_checkpoint_and_resume_continues(qtbot, tab):
     tab.length.setValue(100000)
     steps = []
@@ -124,6 +126,7 @@ def test_cancel_keeps_a_valid_checkpoint_and_resume_continues(qtbot, tab):
     assert load_checkpoint(run.path / "checkpoints" / "last.pt")["step"] > state["step"]
 
 
+@pytest.mark.slow
 def test_pause_stops_the_steps_until_resumed(qtbot, tab):
     tab.length.setValue(100000)
     events = []
@@ -152,6 +155,7 @@ def test_bad_data_is_refused_before_starting(qtbot, window, tmp_path):
     assert not tab.has_unfinished_work()
 
 
+@pytest.mark.slow
 def test_training_error_is_reported(qtbot, tab, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -67,6 +67,7 @@ def test_one_step_changes_the_weights(photos, tmp_path):
     assert len(changed) > 10
 
 
+@pytest.mark.slow
 def test_run_folder_holds_everything(photos, tmp_path):
     events = []
     out = train(tiny(photos, tmp_path / "run"), on_event=events.append)
@@ -86,6 +87,7 @@ def test_run_folder_holds_everything(photos, tmp_path):
     assert kinds[0] == "start" and kinds[-1] == "done" and "checkpoint" in kinds
 
 
+@pytest.mark.slow
 def test_loss_falls_when_overfitting(photos, tmp_path):
     cfg = tiny(
         photos,
@@ -105,6 +107,7 @@ def test_loss_falls_when_overfitting(photos, tmp_path):
     assert np.mean(l1[-5:]) < 0.6 * np.mean(l1[:5])
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(photos, tmp_path):
     full = train(tiny(photos, tmp_path / "full", steps=6, checkpoint_every=1000))
     train(tiny(photos, tmp_path / "split", steps=3, checkpoint_every=1000))
@@ -127,6 +130,7 @@ def test_cancel_leaves_a_valid_checkpoint(photos, tmp_path):
     assert load_checkpoint(tmp_path / "c" / "checkpoints" / "last.pt")["step"] == 2
 
 
+@pytest.mark.slow
 def test_paused_time_is_not_training_time(photos, tmp_path):
     """A pause (the Train tab's button) holds the loop; it is not counted as training time."""
     progress = CallbackProgress(on_hold=lambda: threading.Timer(2.0, progress.resume).start())
@@ -160,6 +164,7 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(photos, tmp_path, monkeypa
     assert (run / "checkpoints" / "last.pt").read_bytes() == good
 
 
+@pytest.mark.slow
 def test_disk_full_while_checkpointing_keeps_the_previous(photos, tmp_path, monkeypatch):
     run = tmp_path / "full-disk"
     train(tiny(photos, run, steps=3))
@@ -183,6 +188,7 @@ def test_unwritable_run_folder(photos, tmp_path):
         train(tiny(photos, blocker / "run"))
 
 
+@pytest.mark.slow
 def test_fine_tune_from_a_generator_file(photos, tmp_path):
     base = train(tiny(photos, tmp_path / "base", steps=2))
     tuned = train(tiny(photos, tmp_path / "tuned", steps=2, init_from=str(base), ngf=16))
@@ -261,6 +267,7 @@ def test_learning_rate_schedule():
     assert learning_rate(100, 100, 1.0, 0.5) == 0.0
 
 
+@pytest.mark.slow
 def test_kill_9_during_training_leaves_a_loadable_checkpoint(photos, tmp_path):
     run = tmp_path / "killed"
     cmd = [
@@ -289,6 +296,7 @@ def test_kill_9_during_training_leaves_a_loadable_checkpoint(photos, tmp_path):
     assert load_generator(out).info.training["steps"] == state["step"] + 1
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_exits_130(photos, tmp_path):
     run = tmp_path / "term"
     cmd = [
@@ -313,6 +321,7 @@ def test_sigterm_checkpoints_and_exits_130(photos, tmp_path):
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] >= 3
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_agree(photos, tmp_path):
     run = tmp_path / "ddp"
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")

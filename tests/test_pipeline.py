@@ -119,8 +119,22 @@ def test_full_render_size(tiny_generator):
 def test_rgb_colour_space_model(tmp_path):
     config = GeneratorConfig(ngf=4, num_downs=8, max_mult=4, out_channels=3)
     generator = load_generator(make_generator_file(tmp_path / "rgb.safetensors", config, "rgb"))
-    out = colorize(smooth_photo(100, 120), FAST.make_runner(generator), FAST)
-    assert out.shape == (100, 120, 3)
+    runner = FAST.make_runner(generator)
+    # the runner turns the network's RGB (tanh: [-1, 1]) into a, b in Lab units
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 1, 256, 256)).astype(np.float32)
+    with torch.no_grad():
+        rgb = (generator.module(torch.from_numpy(x)).numpy() + 1.0) / 2.0
+    expected = np.stack([rgb_to_lab(img.transpose(1, 2, 0))[..., 1:] for img in rgb])
+    np.testing.assert_allclose(runner(x), expected.transpose(0, 3, 1, 2), atol=1e-3)
+    # the photo keeps its own lightness; its colour is the prediction (within the gamut)
+    photo = smooth_photo(100, 120)
+    out = colorize(photo, runner, FAST)
+    assert out.shape == (100, 120, 3) and out.dtype == np.uint8
+    assert np.abs(luminance(out) - luminance(photo)).mean() < 0.5
+    ab = predict_ab(photo, runner, FAST)
+    chroma = rgb_to_lab(out)[..., 1:]
+    assert np.hypot(ab[..., 0], ab[..., 1]).mean() > 3.0  # a coloured prediction ...
+    assert np.abs(chroma - ab).mean() < 0.5  # ... is what the output shows
 
 
 def test_progress_runs_over_tiles_then_merge(tiny_generator):

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # `make run PHOTO=path` opens that photo in the app.
 PHOTO  ?=
 
-.PHONY: setup test run lint bench bundle clean
+.PHONY: setup test test-fast run lint bench bundle clean
 
 setup: $(STAMP)
 
@@ -17,14 +17,20 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
+# Everything (CI runs this), the import contracts included.
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# For local work: the tests not marked slow (no trainings, GUI training runs, DDP or bundle).
+test-fast: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow"
 
 run: setup
 	$(VENV)/bin/colorizer $(PHOTO)
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) benchmarks/bench_colorize.py

@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from colorizer_app.engine.imageio import read_image  # noqa: E402
+from colorizer_app.engine.imageio import as_rgb8, read_image  # noqa: E402
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize  # noqa: E402
 from models.modelfile import load_generator  # noqa: E402
 from trainer.metrics import gray_baseline  # noqa: E402
@@ -28,12 +28,6 @@ from trainer.metrics import gray_baseline  # noqa: E402
 def _fit(img: np.ndarray, width: int) -> np.ndarray:
     h, w = img.shape[:2]
     return cv2.resize(img, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-
-
-def _rgb(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    return np.repeat(pixels[..., None], 3, 2) if pixels.ndim == 2 else pixels
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -66,7 +60,7 @@ def kodak_sheet(runner, settings, folder: Path, count: int, thumb: int) -> np.nd
     for pair in range(0, len(files), 2):
         cells = []
         for f in files[pair : pair + 2]:
-            truth = _rgb(read_image(f).pixels)
+            truth = as_rgb8(read_image(f).pixels)
             ours = colorize(truth, runner, settings)
             cells.append(
                 _label(
@@ -92,7 +86,7 @@ def historical_sheet(runner, settings, folder: Path, thumb: int, crop: int) -> n
         detail = ours[y : y + crop, x : x + crop]
         cells.append(
             _label(
-                _hstack([_fit(_rgb(photo.pixels), thumb), _fit(ours, thumb), detail], pad=2),
+                _hstack([_fit(as_rgb8(photo.pixels), thumb), _fit(ours, thumb), detail], pad=2),
                 f"{f.stem} ({w}x{h}): input | ours | 100% crop",
             )
         )

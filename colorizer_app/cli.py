@@ -14,22 +14,6 @@ from colorizer_app import __version__
 
 log = logging.getLogger("colorizer")
 
-FORMATS = ("same", "png", "jpg", "tif", "webp", "bmp")
-
-
-def render_size_arg(text: str) -> int | None:
-    if text.lower() == "full":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of pixels or 'full', got {text!r}"
-        ) from None
-    if value < 16:
-        raise argparse.ArgumentTypeError("render size must be at least 16")
-    return value
-
 
 def _megapixels(text: str) -> int:
     try:
@@ -42,8 +26,8 @@ def _megapixels(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS
-    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH
+    from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
+    from colorizer_app.engine.options import add_colorize_options
 
     parser = argparse.ArgumentParser(
         prog="colorizer", description="Bring black-and-white photographs back to colour."
@@ -69,51 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     c.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
     c.add_argument("--model", metavar="FILE", help="generator file (default: the shipped model)")
-    c.add_argument(
-        "--render-size",
-        type=render_size_arg,
-        default=argparse.SUPPRESS,
-        metavar="N|full",
-        help="long side the network sees ('full' = original; default: what the model file "
-        f"recommends, else {DEFAULT_RENDER_SIZE})",
-    )
-    c.add_argument("--tile", type=int, default=256, help="tile size in pixels (default 256)")
-    c.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
-    c.add_argument(
-        "--strength",
-        type=float,
-        default=argparse.SUPPRESS,
-        help="colour strength 0..2: 0 gray, 1 as the model predicts (default: what the model "
-        f"file recommends, else {DEFAULT_STRENGTH})",
-    )
-    c.add_argument(
-        "--decoder",
-        choices=("auto", "regression", "annealed_mean"),
-        default=argparse.SUPPRESS,
-        help="how colour is read off the network: the annealed mean of a colour distribution "
-        "(models that have one) or the regression head (default: what the model recommends)",
-    )
-    c.add_argument(
-        "--temperature",
-        type=float,
-        default=argparse.SUPPRESS,
-        help="annealed-mean temperature, lower = more vivid (default: the model's)",
-    )
+    add_colorize_options(c)
+    c.add_argument("--format", default="same", choices=OUTPUT_FORMATS, help="output format")
     c.add_argument(
         "--hints",
         metavar="FILE",
-        help="colour hint file (JSON, see docs/USER_GUIDE.md) for the one input photo; "
-        "otherwise each photo's sidecar <file name>.hints.json is used when present",
+        help="colour hint file (JSON, see the README) for the one input photo; otherwise "
+        "each photo's sidecar <file name>.hints.json is used when present",
     )
     c.add_argument(
         "--hints-dir",
         metavar="DIR",
         help="read each input's hints from DIR/<relative path>.hints.json",
     )
-    c.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    c.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
-    c.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
-    c.add_argument("--format", default="same", choices=FORMATS, help="output format")
     c.add_argument(
         "--suffix",
         default="",
@@ -203,13 +155,6 @@ def _gui(path: str | None) -> int:
     return run(path)
 
 
-def chosen_render_and_strength(args: argparse.Namespace) -> dict:
-    """The render size, strength, decoder and temperature given on the command line (absent:
-    the model's own)."""
-    keys = ("render_size", "strength", "decoder", "temperature")
-    return {key: getattr(args, key) for key in keys if hasattr(args, key)}
-
-
 def _colorize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -220,6 +165,7 @@ def _colorize(args: argparse.Namespace) -> int:
         plan,
         run_batch,
     )
+    from colorizer_app.engine.options import settings_from_args
     from models.modelfile import default_model_path, load_generator
 
     try:
@@ -227,15 +173,7 @@ def _colorize(args: argparse.Namespace) -> int:
         if model_path is None:
             raise ColorizerError("no default model is shipped in this build; pass --model FILE")
         generator = load_generator(model_path)
-        settings = ColorizeSettings.for_model(
-            generator.info,
-            tile=args.tile,
-            overlap=args.overlap,
-            device=args.device,
-            precision=args.precision,
-            batch_size=args.batch_size,
-            **chosen_render_and_strength(args),
-        )
+        settings = ColorizeSettings.for_model(generator.info, **settings_from_args(args))
         runner = settings.make_runner(generator)
     except ColorizerError as err:
         print(f"colorizer: error: {err}", file=sys.stderr)

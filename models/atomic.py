@@ -1,9 +1,10 @@
-"""Temporary files for atomic writes: beside the target, created with the user's umask."""
+"""Atomic file writes: a temporary file beside the target, renamed over it when complete."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -19,3 +20,36 @@ def create_temp(target: Path, suffix: str = ".part") -> tuple[int, Path]:
             return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666), tmp
         except FileExistsError:
             continue
+
+
+def write_atomically(
+    target: str | os.PathLike,
+    write: Callable[[Path], object],
+    *,
+    suffix: str = ".part",
+    fsync: bool = False,
+) -> Path:
+    """Let ``write(tmp)`` fill a new temporary file beside ``target``, then rename it over
+    ``target``: readers see the old file or the complete new one, never a partial one.
+
+    On any failure (an exception from ``write`` included) the temporary file is removed and
+    ``target`` is left as it was. ``fsync`` flushes the bytes to disk before the rename.
+    """
+    target = Path(target)
+    fd, tmp = create_temp(target, suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        if fsync:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_text_atomically(target: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``target`` atomically."""
+    return write_atomically(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -159,6 +159,20 @@ def _gray_l_table(dtype_name: str) -> np.ndarray:
     return table
 
 
+def l_to_gray8(L: np.ndarray) -> np.ndarray:
+    """Lightness as an 8-bit gray picture (``L * 2.55``, rounded): what a person sees of L.
+
+    Parameters
+    ----------
+    L : ndarray (H, W) float32 in [0, 100].
+
+    Returns
+    -------
+    gray : ndarray (H, W) uint8.
+    """
+    return np.rint(np.asarray(L, np.float32) * 2.55).clip(0, 255).astype(np.uint8)
+
+
 def normalize_l(L: np.ndarray) -> np.ndarray:
     """L in [0, 100] -> network input in [-1, 1] (float32)."""
     return (np.asarray(L, np.float32) / L_SCALE) - 1.0

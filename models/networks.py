@@ -89,12 +89,22 @@ class GeneratorConfig(ConfigMixin):
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig:
+class DiscriminatorConfig(ConfigMixin):
     """Architecture of the PatchGAN discriminator (n_layers=3 gives 70x70 patches)."""
 
     in_channels: int = 3  # gray input + colour image (1 + 2 for Lab, 1 + 3 for RGB)
-    ndf: int = 64
-    n_layers: int = 3
+    ndf: int = 64  # width of the first layer, doubled per layer up to 8x
+    n_layers: int = 3  # stride-2 layers before the two stride-1 ones
+
+    def __post_init__(self) -> None:
+        if self.in_channels < 2:
+            raise ValueError(
+                f"in_channels must be at least 2 (gray input + colour), got {self.in_channels}"
+            )
+        if self.ndf < 1:
+            raise ValueError(f"ndf must be positive, got {self.ndf}")
+        if not 1 <= self.n_layers <= 8:
+            raise ValueError(f"n_layers must be in 1..8, got {self.n_layers}")
 
 
 def _level_width(cfg: GeneratorConfig, level: int) -> int:

@@ -69,7 +69,7 @@ def main() -> None:
         win.tabs.setCurrentWidget(tab)
         tab.color_edit.setText(str(source))
         tab.check_data()
-        wait(app, lambda: tab._inspect_job is None)
+        wait(app, lambda: not tab.data.checking)
         tab.length_unit.setCurrentText("steps")
         tab.length.setValue(60)
         tab.image_size.setCurrentText("128")

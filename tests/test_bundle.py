@@ -17,11 +17,14 @@ from tests.conftest import smooth_photo, tiny_train_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pyinstaller", path=str(Path(sys.executable).parent)) is None
-    or os.environ.get("COLORIZER_SKIP_BUNDLE") == "1",
-    reason="PyInstaller not installed, or COLORIZER_SKIP_BUNDLE=1",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("pyinstaller", path=str(Path(sys.executable).parent)) is None
+        or os.environ.get("COLORIZER_SKIP_BUNDLE") == "1",
+        reason="PyInstaller not installed, or COLORIZER_SKIP_BUNDLE=1",
+    ),
+]
 
 
 def test_bundle_builds_and_passes_its_self_test(tmp_path):

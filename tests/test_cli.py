@@ -293,8 +293,8 @@ def test_outputs_inside_the_input_folder_are_not_taken_as_inputs(
 
 def test_listing_a_folder_can_be_cancelled(album):
     from colorizer_app.engine.batch import collect_inputs
-    from colorizer_app.engine.errors import Cancelled
-    from colorizer_app.engine.progress import CallbackProgress
+    from models.errors import Cancelled
+    from models.progress import CallbackProgress
 
     token = CallbackProgress()
     assert len(collect_inputs([album], recursive=True, progress=token)) == 4

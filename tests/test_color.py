@@ -4,6 +4,7 @@ from skimage import color, data
 
 from models.color import (
     denormalize_ab,
+    l_to_gray8,
     lab_to_rgb,
     luminance,
     merge_l_ab,
@@ -76,3 +77,9 @@ def test_large_images_are_processed_in_strips(monkeypatch):
     lab = rgb_to_lab(rgb)
     np.testing.assert_allclose(lab, color.rgb2lab(rgb), atol=2e-3)
     np.testing.assert_array_equal(merge_l_ab(lab[..., 0], lab[..., 1:]), rgb)
+
+
+def test_l_to_gray8():
+    L = np.array([[0.0, 50.0, 100.0, 120.0, -3.0]], np.float32)
+    assert l_to_gray8(L).tolist() == [[0, 128, 255, 255, 0]]
+    assert l_to_gray8(L).dtype == np.uint8

@@ -1,14 +1,16 @@
 """The Batch tab, offscreen: the engine's batch runner behind a file list."""
 
 import csv
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 pytest.importorskip("PySide6")
 
+from colorizer_app.engine.batch import FileResult  # noqa: E402
 from colorizer_app.engine.imageio import read_image  # noqa: E402
-from colorizer_app.gui.batch_tab import _duration, time_left  # noqa: E402
+from colorizer_app.gui.batch_job import duration, progress_text, time_left  # noqa: E402
 from tests.conftest import smooth_photo  # noqa: E402
 
 
@@ -81,6 +83,7 @@ def scans_in_tab(tab, tmp_path, count, height, width, name):
     return src, out
 
 
+@pytest.mark.slow
 def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp_path):
     tab = window.batch
     src, out = scans_in_tab(tab, tmp_path, 4, 900, 1200, "scan")
@@ -105,6 +108,7 @@ def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp
     assert sorted(p.name for p in out.glob("*.png")) == [f"scan{i}.png" for i in range(4)]
 
 
+@pytest.mark.slow
 def test_pause_holds_the_batch_until_resumed(qtbot, window, tmp_path):
     tab = window.batch
     src, out = scans_in_tab(tab, tmp_path, 3, 600, 800, "p")
@@ -225,8 +229,12 @@ def test_time_left_estimate():
     assert time_left([2.0, 4.0], 2, 5, 0.5) == pytest.approx(3.0 * 2.5)
     assert time_left([2.0], 3, 3, 0.0) is None
     assert time_left([1.0], 1, 4, 7.0) == pytest.approx(2.0)  # in-flight fraction clipped
-    assert _duration(42) == "42 s" and _duration(125) == "2 min 05 s"
-    assert _duration(7260) == "2 h 01 min"
+    assert duration(42) == "42 s" and duration(125) == "2 min 05 s"
+    assert duration(7260) == "2 h 01 min"
+    done = [FileResult(Path("a.png"), None, "done", seconds=2.0)]
+    assert progress_text([], 4, 500, paused=False) == "0/4 files"  # nothing measured yet
+    assert progress_text(done, 4, 1500, paused=False) == "1/4 files, about 5 s left"
+    assert progress_text(done, 4, 1500, paused=True) == "1/4 files"
 
 
 def test_a_report_that_cannot_be_written_keeps_the_results(qtbot, window, tmp_path, monkeypatch):

@@ -1,5 +1,8 @@
 """The Train tab, offscreen: a real ``colorizer train`` child process on generated photos."""
 
+import json
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
@@ -11,6 +14,7 @@ from models.modelfile import load_generator, read_info  # noqa: E402
 from models.networks import GeneratorConfig  # noqa: E402
 from tests.conftest import make_generator_file, smooth_photo  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
+from trainer.config import TrainConfig  # noqa: E402
 from trainer.runs import list_runs  # noqa: E402
 
 SMALL = GeneratorConfig(ngf=4, num_downs=6, max_mult=4)  # 64-px crops: fast steps
@@ -60,6 +64,7 @@ def test_check_data_counts_and_lists_unmatched(qtbot, window, tmp_path):
     assert tab.samples_box.count() == 2  # one thumbnail per pair (gray | colour)
 
 
+@pytest.mark.slow
 def test_tiny_run_plots_previews_and_its_model_reaches_the_picker(qtbot, window, tab):
     tab.length.setValue(4)
     tab.run_name.setText("Test style")
@@ -92,6 +97,7 @@ def test_tiny_run_plots_previews_and_its_model_reaches_the_picker(qtbot, window,
     path.unlink()
 
 
+@pytest.mark.slow
 def test_cancel_keeps_a_valid_checkpoint_and_resume_continues(qtbot, tab):
     tab.length.setValue(100000)
     steps = []
@@ -120,6 +126,7 @@ def test_cancel_keeps_a_valid_checkpoint_and_resume_continues(qtbot, tab):
     assert load_checkpoint(run.path / "checkpoints" / "last.pt")["step"] > state["step"]
 
 
+@pytest.mark.slow
 def test_pause_stops_the_steps_until_resumed(qtbot, tab):
     tab.length.setValue(100000)
     events = []
@@ -148,6 +155,7 @@ def test_bad_data_is_refused_before_starting(qtbot, window, tmp_path):
     assert not tab.has_unfinished_work()
 
 
+@pytest.mark.slow
 def test_training_error_is_reported(qtbot, tab, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -158,3 +166,54 @@ def test_training_error_is_reported(qtbot, tab, tmp_path):
     code, reason = blocker.args
     assert code == 1 and "no" in reason.lower()
     assert reason in tab.status.text()
+
+
+def test_the_tab_shows_the_fine_tuning_defaults(window):
+    from colorizer_app.gui.train_settings import FINE_TUNE
+
+    tab = window.train
+    assert tab.length.value() == FINE_TUNE.epochs and tab.length_unit.currentText() == "epochs"
+    assert tab.batch_size.value() == FINE_TUNE.batch_size
+    assert tab.lambda_l1.value() == FINE_TUNE.lambda_l1 and tab.lr.value() == FINE_TUNE.lr
+    assert tab.val_fraction.value() == FINE_TUNE.val_fraction
+    assert tab.recipe.currentData() == FINE_TUNE.loss and tab.device.currentText() == "auto"
+
+
+def test_a_new_run_is_a_train_config_written_as_run_json(tab, monkeypatch, tmp_path):
+    launched = []
+    monkeypatch.setattr(tab.process, "start", launched.append)  # no child process here
+    tab.length.setValue(7)
+    tab.run_name.setText("My look")
+    tab.recipe.setCurrentIndex(tab.recipe.findData("l1"))
+    assert tab.start()
+    (args,) = launched
+    assert args[0] == "--config" and len(args) == 2  # every setting is in the file
+    run_file = Path(args[1])
+    assert run_file.name == "run.json" and run_file.parent.parent == tab.runs_dir
+    config = TrainConfig.from_dict(json.loads(run_file.read_text()))
+    assert config == tab.config(run_file.parent, "My look")
+    assert config.run_dir == str(run_file.parent) and config.name == "My look"
+    assert config.data == tab.color_edit.text() and config.source == "auto"
+    assert config.init_from == str(tmp_path / "base.safetensors")
+    assert (config.steps, config.image_size, config.batch_size) == (7, 64, 2)
+    assert (config.loss, config.val_fraction, config.device) == ("l1", 0.34, "cpu")
+    assert (config.log_every, config.eval_every, config.checkpoint_every) == (1, 1, 1)
+    tab._set_running(False)
+
+
+def test_the_loss_plot_draws_any_logged_loss(qtbot):
+    from colorizer_app.gui.train_plots import TrainPlots
+
+    plots = TrainPlots()
+    for widget in plots.widgets():
+        qtbot.addWidget(widget)
+    for step in (1, 2):  # an MSE run, and a loss this tab has never heard of
+        plots.add({"event": "step", "step": step, "g_mse": 0.5 / step, "g_huber": 0.1, "lr": 1})
+    plots.add({"event": "eval", "step": 2, "psnr": 21.0, "gray_psnr": 19.0, "ssim": 0.9})
+    assert set(plots.curves) == {"g_mse", "g_huber", "psnr", "gray_psnr"}
+    xs, ys = plots.curves["g_mse"].getData()
+    assert list(xs) == [1.0, 2.0] and list(ys) == [0.5, 0.25]
+    loss_items = plots.loss_plot.plotItem.listDataItems()
+    assert {item.name() for item in loss_items} == {"G MSE", "G HUBER"}
+    plots.clear()
+    assert plots.series == {} and plots.curves["g_mse"].getData()[0] is None

@@ -10,12 +10,12 @@ from PIL import Image
 
 from colorizer_app.cli import main
 from colorizer_app.engine import hints as hint_files
-from colorizer_app.engine.errors import SettingsError
 from colorizer_app.engine.hints import Hint, HintFileError, load_hints, parse_hints, save_hints
 from colorizer_app.engine.pipeline import ColorizeSettings, predict_ab
 from colorizer_app.engine.suggest import suggest_colors, uncertainty
 from models import hints as net_hints
 from models import load_generator
+from models.errors import SettingsError
 from tests.conftest import make_generator_file, make_v3_file, smooth_photo
 
 RED = "#c03020"

@@ -7,13 +7,13 @@ import tifffile
 from PIL import Image, ImageCms, ImageOps
 from skimage import data
 
-from colorizer_app.engine.errors import (
+from colorizer_app.engine.imageio import as_rgb8, output_suffix, read_image, to_8bit, write_image
+from models.errors import (
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
     UnsupportedFormatError,
 )
-from colorizer_app.engine.imageio import output_suffix, read_image, write_image
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
@@ -272,3 +272,15 @@ def test_unwritable_output_folder(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ImageWriteError, match="cannot write"):
         write_image(blocker / "sub" / "o.png", np.zeros((4, 4, 3), np.uint8))
+
+
+def test_eight_bit_conversions():
+    sixteen = np.array([[0, 128, 257, 32896, 65535]], np.uint16)
+    assert to_8bit(sixteen).tolist() == [[0, 0, 1, 128, 255]]  # rounded, not shifted
+    eight = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    assert to_8bit(eight) is eight
+    rgb = as_rgb8(eight)
+    assert rgb.shape == (2, 3, 3) and rgb.dtype == np.uint8
+    assert (rgb == eight[..., None]).all()  # gray repeated into the three channels
+    colour = np.full((2, 2, 3), 65535, np.uint16)
+    assert (as_rgb8(colour) == 255).all() and as_rgb8(colour).flags.c_contiguous

@@ -1,5 +1,6 @@
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,9 +178,23 @@ def test_metadata_is_plain_json(tmp_path):
     assert set(description) >= {"normalization", "training", "metrics", "format_version"}
 
 
-def test_default_model_path_is_a_file_or_none():
+def test_default_model_path_is_the_shipped_file_and_none_without_it(monkeypatch):
+    import models
+
+    # the repository ships the default model inside the package (package data, git-tracked)
+    shipped = Path(models.__file__).parent / "weights" / "default.safetensors"
+    assert shipped.is_file()
     path = default_model_path()
-    assert path is None or (path.is_file() and load_generator(path).module is not None)
+    assert path is not None and path.resolve() == shipped.resolve()
+    loaded = load_generator(path)
+    assert loaded.info.color_space == "lab" and loaded.info.name
+    assert loaded.info.training.get("steps", 0) > 0  # a trained model, not random weights
+    side = loaded.info.config.multiple
+    y = _run(loaded.module, torch.zeros(1, 1, side, side))
+    assert y.shape == (1, 2, side, side) and y.abs().max() <= 1.0
+    # a build without the file gets None (the CLI and the app then ask for a model file)
+    monkeypatch.setattr("models.modelfile.DEFAULT_MODEL", "absent.safetensors")
+    assert default_model_path() is None
 
 
 def test_rgb_generator_round_trip(tmp_path):

@@ -67,3 +67,19 @@ def test_patchgan_receptive_field_is_70():
     d(x)[0, 0, 15, 15].backward()
     rows = (x.grad[0].abs().sum(dim=(0, 2)) > 0).nonzero()
     assert rows.max() - rows.min() + 1 == 70
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"in_channels": 1}, "in_channels must be at least 2"),
+        ({"ndf": 0}, "ndf must be positive"),
+        ({"n_layers": 0}, "n_layers must be in 1..8"),
+        ({"n_layers": 9}, "n_layers must be in 1..8"),
+    ],
+)
+def test_discriminator_config_is_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DiscriminatorConfig(**kwargs)
+    config = DiscriminatorConfig(in_channels=4, ndf=8)
+    assert DiscriminatorConfig.from_dict(config.to_dict()) == config

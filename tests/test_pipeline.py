@@ -3,20 +3,22 @@ import numpy as np
 import pytest
 import torch
 
-from colorizer_app.engine.errors import Cancelled, InferenceError, SettingsError
 from colorizer_app.engine.pipeline import (
     ColorizeSettings,
     colorize,
     compose,
+    fit_long_side,
     predict_ab,
     render_luminance,
     render_shape,
     upsample_rows,
 )
-from colorizer_app.engine.progress import CallbackProgress
-from colorizer_app.engine.runner import GeneratorRunner, resolve_device
+from colorizer_app.engine.runner import GeneratorRunner
 from models import GeneratorConfig, load_generator
 from models.color import luminance, rgb_to_lab
+from models.device import resolve_device
+from models.errors import Cancelled, InferenceError, SettingsError
+from models.progress import CallbackProgress
 from tests.conftest import make_generator_file, smooth_photo
 
 FAST = ColorizeSettings(render_size=300, tile=256, overlap=64, batch_size=2)
@@ -117,8 +119,22 @@ def test_full_render_size(tiny_generator):
 def test_rgb_colour_space_model(tmp_path):
     config = GeneratorConfig(ngf=4, num_downs=8, max_mult=4, out_channels=3)
     generator = load_generator(make_generator_file(tmp_path / "rgb.safetensors", config, "rgb"))
-    out = colorize(smooth_photo(100, 120), FAST.make_runner(generator), FAST)
-    assert out.shape == (100, 120, 3)
+    runner = FAST.make_runner(generator)
+    # the runner turns the network's RGB (tanh: [-1, 1]) into a, b in Lab units
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 1, 256, 256)).astype(np.float32)
+    with torch.no_grad():
+        rgb = (generator.module(torch.from_numpy(x)).numpy() + 1.0) / 2.0
+    expected = np.stack([rgb_to_lab(img.transpose(1, 2, 0))[..., 1:] for img in rgb])
+    np.testing.assert_allclose(runner(x), expected.transpose(0, 3, 1, 2), atol=1e-3)
+    # the photo keeps its own lightness; its colour is the prediction (within the gamut)
+    photo = smooth_photo(100, 120)
+    out = colorize(photo, runner, FAST)
+    assert out.shape == (100, 120, 3) and out.dtype == np.uint8
+    assert np.abs(luminance(out) - luminance(photo)).mean() < 0.5
+    ab = predict_ab(photo, runner, FAST)
+    chroma = rgb_to_lab(out)[..., 1:]
+    assert np.hypot(ab[..., 0], ab[..., 1]).mean() > 3.0  # a coloured prediction ...
+    assert np.abs(chroma - ab).mean() < 0.5  # ... is what the output shows
 
 
 def test_progress_runs_over_tiles_then_merge(tiny_generator):
@@ -156,6 +172,11 @@ def test_cuda_request_without_gpu_is_a_clear_error(monkeypatch):
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(SettingsError):
         resolve_device("tpu")
+
+
+def test_unknown_precision_is_a_settings_error(tiny_generator):
+    with pytest.raises(SettingsError, match="precision must be one of fp32, fp16, bf16"):
+        GeneratorRunner(tiny_generator, device="cpu", precision="fp8")
 
 
 def test_runner_is_in_eval_mode(tiny_generator):
@@ -220,3 +241,13 @@ def test_channels_last_gives_the_same_result(tiny_generator):
     a = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu"), FAST)
     b = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu", channels_last=True), FAST)
     np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_fit_long_side(dtype):
+    image = np.zeros((300, 500, 2), dtype)
+    assert fit_long_side(image, 250).shape == (150, 250, 2)
+    assert fit_long_side(image, 250).dtype == dtype
+    assert fit_long_side(image, 500) is image  # fits: no copy, never upscaled
+    assert fit_long_side(image, None) is image
+    assert fit_long_side(np.zeros((1, 999), dtype), 100).shape == (1, 100)  # never 0 px

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from colorizer_app.engine.errors import Cancelled
-from colorizer_app.engine.progress import CallbackProgress
+from models.errors import Cancelled
+from models.progress import CallbackProgress, OffsetProgress
 
 
 def checker(token, log):
@@ -57,3 +57,16 @@ def test_unpaused_check_is_immediate():
     for _ in range(1000):
         token.check_cancelled()
     assert time.monotonic() - start < 0.5
+
+
+def test_offset_progress_places_a_sub_job_in_the_whole():
+    seen = []
+    whole = CallbackProgress(lambda done, total, message: seen.append((done, total, message)))
+    OffsetProgress(whole, 10, 30).update(5, 20, "tiles")
+    # with a span: a file's 3 of 4 tiles are 3/4 of that file's 1000 units of a 5-file batch
+    OffsetProgress(whole, 2000, 5000, span=1000).update(3, 4, "file")
+    OffsetProgress(whole, 2000, 5000, span=1000).update(0, 0)  # nothing to do yet
+    assert seen == [(15, 30, "tiles"), (2750, 5000, "file"), (2000, 5000, "")]
+    whole.cancel()
+    with pytest.raises(Cancelled):
+        OffsetProgress(whole, 0, 1).check_cancelled()

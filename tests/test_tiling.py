@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from colorizer_app.engine.errors import Cancelled, SettingsError
-from colorizer_app.engine.progress import CallbackProgress
 from colorizer_app.engine.tiling import TileGrid, blend_weights, tile_starts, tiled_apply
+from models.errors import Cancelled, SettingsError
+from models.progress import CallbackProgress
 
 
 class StandIn:

@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer_app.engine.errors import Cancelled
-from colorizer_app.engine.progress import CallbackProgress
 from models import load_generator
+from models.errors import Cancelled
+from models.progress import CallbackProgress
 from tests.conftest import smooth_photo, tiny_train_args
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.config import TrainConfig
@@ -67,6 +67,7 @@ def test_one_step_changes_the_weights(photos, tmp_path):
     assert len(changed) > 10
 
 
+@pytest.mark.slow
 def test_run_folder_holds_everything(photos, tmp_path):
     events = []
     out = train(tiny(photos, tmp_path / "run"), on_event=events.append)
@@ -86,6 +87,7 @@ def test_run_folder_holds_everything(photos, tmp_path):
     assert kinds[0] == "start" and kinds[-1] == "done" and "checkpoint" in kinds
 
 
+@pytest.mark.slow
 def test_loss_falls_when_overfitting(photos, tmp_path):
     cfg = tiny(
         photos,
@@ -105,6 +107,7 @@ def test_loss_falls_when_overfitting(photos, tmp_path):
     assert np.mean(l1[-5:]) < 0.6 * np.mean(l1[:5])
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(photos, tmp_path):
     full = train(tiny(photos, tmp_path / "full", steps=6, checkpoint_every=1000))
     train(tiny(photos, tmp_path / "split", steps=3, checkpoint_every=1000))
@@ -127,6 +130,7 @@ def test_cancel_leaves_a_valid_checkpoint(photos, tmp_path):
     assert load_checkpoint(tmp_path / "c" / "checkpoints" / "last.pt")["step"] == 2
 
 
+@pytest.mark.slow
 def test_paused_time_is_not_training_time(photos, tmp_path):
     """A pause (the Train tab's button) holds the loop; it is not counted as training time."""
     progress = CallbackProgress(on_hold=lambda: threading.Timer(2.0, progress.resume).start())
@@ -160,6 +164,7 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(photos, tmp_path, monkeypa
     assert (run / "checkpoints" / "last.pt").read_bytes() == good
 
 
+@pytest.mark.slow
 def test_disk_full_while_checkpointing_keeps_the_previous(photos, tmp_path, monkeypatch):
     run = tmp_path / "full-disk"
     train(tiny(photos, run, steps=3))
@@ -183,6 +188,7 @@ def test_unwritable_run_folder(photos, tmp_path):
         train(tiny(photos, blocker / "run"))
 
 
+@pytest.mark.slow
 def test_fine_tune_from_a_generator_file(photos, tmp_path):
     base = train(tiny(photos, tmp_path / "base", steps=2))
     tuned = train(tiny(photos, tmp_path / "tuned", steps=2, init_from=str(base), ngf=16))
@@ -193,20 +199,65 @@ def test_fine_tune_from_a_generator_file(photos, tmp_path):
     assert training["base"]["name"] == "base" and training["base"]["steps"] == 2
 
 
+def _step_records(run_dir) -> list[dict]:
+    lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [x for x in lines if x["event"] == "step"]
+
+
+def _losses(record: dict) -> set[str]:
+    return {k for k in record if k.startswith(("g_", "d_"))}
+
+
+GAN_LOSSES = {"g_l1", "g_adv", "d_real", "d_fake"}
+
+
 @pytest.mark.parametrize(
-    "kw",
+    ("kw", "recipe", "losses"),
     [
-        {"loss": "l1", "warmup_epochs": 0},
-        {"architecture": "autoencoder", "num_downs": 3},
-        {"color_space": "rgb"},
-        {"upsample": "resize_conv", "warmup_epochs": 0.5},
-        {"precision": "bf16", "channels_last": True},
+        ({"loss": "l1", "warmup_epochs": 0}, "l1", [{"g_l1"}] * 3),
+        ({"architecture": "autoencoder", "loss": "mse", "num_downs": 3}, "mse", [{"g_mse"}] * 3),
+        ({"color_space": "rgb"}, "gan_l1", [GAN_LOSSES] * 3),
+        # 10 training photos in batches of 4: 2 steps an epoch, so half an epoch is 1 step
+        (
+            {"upsample": "resize_conv", "warmup_epochs": 0.5},
+            "gan_l1",
+            [{"g_l1"}] + [GAN_LOSSES] * 2,
+        ),
+        ({"precision": "bf16", "channels_last": True}, "gan_l1", [GAN_LOSSES] * 3),
     ],
 )
-def test_recipe_options_train_and_export(photos, tmp_path, kw):
-    out = train(tiny(photos, tmp_path / "opt", steps=3, **kw))
+def test_recipe_options_train_and_export(photos, tmp_path, kw, recipe, losses):
+    run = tmp_path / "opt"
+    out = train(tiny(photos, run, steps=3, **kw))
     loaded = load_generator(out)
-    assert loaded.info.color_space == kw.get("color_space", "lab")
+    info = loaded.info
+    # the exported file describes what was trained ...
+    assert info.color_space == kw.get("color_space", "lab")
+    assert info.training["recipe"] == recipe and info.training["steps"] == 3
+    assert type(info.config).__name__ == (
+        "AutoencoderConfig" if kw.get("architecture") == "autoencoder" else "GeneratorConfig"
+    )
+    if kw.get("architecture") == "autoencoder":
+        assert info.config.depth == 3
+    else:
+        assert info.config.upsample == kw.get("upsample", "transpose")
+    # ... the loop ran the recipe's losses step by step (warm-up: reconstruction only) ...
+    records = _step_records(run)
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert [_losses(r) for r in records] == losses
+    assert all(np.isfinite(r[k]) for r in records for k in _losses(r))
+    # ... and the model predicts the channels of its colour space, in range
+    with torch.no_grad():
+        y = loaded.module.eval()(torch.zeros(1, 1, 32, 32))
+    assert y.shape == (1, 3 if kw.get("color_space") == "rgb" else 2, 32, 32)
+    assert torch.isfinite(y).all() and y.abs().max() <= 1.0
+    saved = json.loads((run / "config.json").read_text())
+    assert {k: saved[k] for k in kw} == kw  # the run folder keeps the settings it ran with
+
+
+def test_the_autoencoder_refuses_the_adversarial_recipe(photos, tmp_path):
+    with pytest.raises(ValueError, match="autoencoder.*use loss 'mse'"):
+        tiny(photos, tmp_path / "ae", architecture="autoencoder")
 
 
 def test_learning_rate_schedule():
@@ -216,6 +267,7 @@ def test_learning_rate_schedule():
     assert learning_rate(100, 100, 1.0, 0.5) == 0.0
 
 
+@pytest.mark.slow
 def test_kill_9_during_training_leaves_a_loadable_checkpoint(photos, tmp_path):
     run = tmp_path / "killed"
     cmd = [
@@ -244,6 +296,7 @@ def test_kill_9_during_training_leaves_a_loadable_checkpoint(photos, tmp_path):
     assert load_generator(out).info.training["steps"] == state["step"] + 1
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_exits_130(photos, tmp_path):
     run = tmp_path / "term"
     cmd = [
@@ -268,6 +321,7 @@ def test_sigterm_checkpoints_and_exits_130(photos, tmp_path):
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] >= 3
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_agree(photos, tmp_path):
     run = tmp_path / "ddp"
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
@@ -345,3 +399,23 @@ def test_export_checkpoint_takes_the_moving_average(photos, tmp_path):
         torch.testing.assert_close(a[key], b[key])
     raw = load_checkpoint(run / "checkpoints" / "last.pt")["generator"]
     assert any(not torch.equal(raw[k].float(), a[k].float()) for k in a if "weight" in k)
+
+
+def test_the_command_line_reads_settings_and_help_from_the_config():
+    import argparse
+    from dataclasses import fields
+
+    from trainer.cli import add_train_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    helps = {a.dest: a.help for a in parser._actions}
+    for f in fields(TrainConfig):
+        if f.name != "extra":  # every setting is an option, with its meaning and default
+            assert helps[f.name].startswith(f.metadata["help"]), f.name
+            assert helps[f.name].endswith(f"(default: {f.default!r})"), f.name
+    # the autoencoder baseline gets its recipe (mse) when no loss is given; a given one wins
+    assert config_from_args(parser.parse_args(["--architecture", "autoencoder"])).loss == "mse"
+    given = parser.parse_args(["--architecture", "autoencoder", "--loss", "l1"])
+    assert config_from_args(given).loss == "l1"
+    assert config_from_args(parser.parse_args([])).loss == "gan_l1"

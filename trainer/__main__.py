@@ -1,5 +1,8 @@
+"""``python -m trainer [options]``: the train command alone (what torchrun launches)."""
+
 import sys
 
 from trainer.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from trainer.config import TrainConfig
+from trainer.report import losses
 
 _HIDDEN = {"extra"}
 
@@ -38,7 +39,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         kwargs: dict = {
             "dest": f.name,
             "default": argparse.SUPPRESS,
-            "help": f"(default: {default!r})",
+            "help": f"{f.metadata.get('help', '')} (default: {default!r})".lstrip(),
         }
         if hint is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
@@ -50,16 +51,22 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The settings file (``--config``), then the options given, over TrainConfig's defaults.
+
+    The one default the command line chooses itself: the autoencoder baseline trains with
+    ``mse`` (its recipe) when no loss is given, since it has no discriminator for ``gan_l1``.
+    """
     base = json.loads(Path(args.config).read_text()) if getattr(args, "config", None) else {}
     names = {f.name for f in fields(TrainConfig)}
     base.update({k: v for k, v in vars(args).items() if k in names})
+    if base.get("architecture") == "autoencoder" and "loss" not in base:
+        base["loss"] = "mse"
     return TrainConfig.from_dict(base)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from colorizer_app.engine.errors import Cancelled
-    from colorizer_app.engine.progress import CallbackProgress
-    from models.errors import ColorizerError
+    from models.errors import Cancelled, ColorizerError
+    from models.progress import CallbackProgress
     from trainer.loop import train
 
     try:
@@ -124,7 +131,7 @@ def _human(event: dict) -> str:
             f"step {event['step']}/{event.get('total_steps', '?')}",
             f"epoch {event['epoch']:.2f}",
         ]
-        parts += [f"{k} {v:.4f}" for k, v in event.items() if k.startswith(("g_", "d_"))]
+        parts += [f"{k} {v:.4f}" for k, v in losses(event).items()]
         if "images_per_s" in event:
             parts.append(f"{event['images_per_s']:.1f} img/s")
         return "  ".join(parts)
@@ -146,34 +153,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR|TAR",
         help="folder of colour photos (ground truth) or the CIFAR-10 tar.gz",
     )
-    from colorizer_app.cli import render_size_arg
-    from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH
+    from colorizer_app.engine.options import add_colorize_options
 
-    parser.add_argument(
-        "--render-size",
-        type=render_size_arg,
-        default=argparse.SUPPRESS,
-        metavar="N|full",
-        help=f"as for colorize (default: the model's recommendation, else {DEFAULT_RENDER_SIZE})",
-    )
-    parser.add_argument(
-        "--strength",
-        type=float,
-        default=argparse.SUPPRESS,
-        help=f"as for colorize (default: the model's recommendation, else {DEFAULT_STRENGTH})",
-    )
-    parser.add_argument(
-        "--decoder",
-        choices=("auto", "regression", "annealed_mean"),
-        default=argparse.SUPPRESS,
-        help="as for colorize (default: the model's recommendation)",
-    )
-    parser.add_argument(
-        "--temperature",
-        type=float,
-        default=argparse.SUPPRESS,
-        help="annealed-mean temperature (default: the model's recommendation)",
-    )
+    add_colorize_options(parser)
     parser.add_argument(
         "--hints",
         type=int,
@@ -181,10 +163,6 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="give each image N colour hints simulated from its truth (seeded, as in training)",
     )
-    parser.add_argument("--tile", type=int, default=256)
-    parser.add_argument("--overlap", type=int, default=64)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
     parser.add_argument(
         "--resize",
         type=int,
@@ -204,21 +182,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from colorizer_app.cli import chosen_render_and_strength
+    from colorizer_app.engine.options import settings_from_args
     from colorizer_app.engine.pipeline import ColorizeSettings
     from models.errors import ColorizerError
     from models.modelfile import read_info
     from trainer.evaluate import evaluate
 
     try:
-        settings = ColorizeSettings.for_model(
-            read_info(args.model),
-            tile=args.tile,
-            overlap=args.overlap,
-            device=args.device,
-            precision=args.precision,
-            **chosen_render_and_strength(args),
-        )
+        settings = ColorizeSettings.for_model(read_info(args.model), **settings_from_args(args))
         result = evaluate(
             args.model,
             args.data,

@@ -1,76 +1,129 @@
-"""Every training setting in one dataclass, with the seeds' Pix2Pix recipe as the default."""
+"""Every training setting in one dataclass, with the seeds' Pix2Pix recipe as the default.
+
+Each field carries its help text in its metadata (``metadata={"help": ...}``): the command
+line (``colorizer train --help``), the JSON config and the GUI all read the settings, their
+defaults and their meaning from here.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from models.networks import ConfigMixin
 
 
+def setting(default: Any, help: str) -> Any:
+    """A config field with its ``--help`` text."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig(ConfigMixin):
     # --- data -------------------------------------------------------------------------------
-    data: str = ""  # folder of colour photos, a folder with color/ (+ gray/), a CIFAR .tar.gz,
-    #                 or a folder with l/ and ab/ .npy arrays
-    source: Literal["auto", "folder", "paired", "cifar10", "npy"] = "auto"
-    gray_dir: str = ""  # paired gray folder, if not DATA/gray
-    image_size: int = 128  # training crop side (multiple of the generator's 2**depth)
-    scale_min: float = 0.6  # random rescale: short side from image_size/scale ...
-    scale_max: float = 1.0  # ... to image_size/scale_min, before the random crop
-    rotate_degrees: float = 5.0  # random rotation in [-r, r]
-    flip: bool = True  # random horizontal flip
-    val_fraction: float = 0.05  # share of files (never crops) held out for validation
-    val_max: int = 64  # at most this many validation images per evaluation
-    max_images: int = 0  # use only the first N training files (0 = all), for quick runs
-    workers: int = 0  # DataLoader worker processes
+    data: str = setting(
+        "",
+        "folder of colour photos, a folder with color/ (+ gray/), a CIFAR-10 .tar.gz, or a "
+        "folder with l/ and ab/ .npy arrays",
+    )
+    source: Literal["auto", "folder", "paired", "cifar10", "npy"] = setting(
+        "auto", "how to read DATA (auto: from what it holds)"
+    )
+    gray_dir: str = setting("", "paired gray folder, if not DATA/gray")
+    image_size: int = setting(128, "training crop side (a multiple of the generator's 2**depth)")
+    scale_min: float = setting(
+        0.6, "random rescale: the short side goes from image_size/scale_max ..."
+    )
+    scale_max: float = setting(1.0, "... to image_size/scale_min, before the random crop")
+    rotate_degrees: float = setting(5.0, "random rotation in [-r, r] degrees")
+    flip: bool = setting(True, "random horizontal flip")
+    val_fraction: float = setting(0.05, "share of files (never crops) held out for validation")
+    val_max: int = setting(64, "at most this many validation images per evaluation")
+    max_images: int = setting(0, "use only the first N training files (0 = all), for quick runs")
+    workers: int = setting(0, "DataLoader worker processes")
     # --- model ------------------------------------------------------------------------------
-    architecture: Literal["unet", "autoencoder"] = "unet"
-    color_space: Literal["lab", "rgb"] = "lab"
-    ngf: int = 64  # U-Net width (autoencoder: width of its first level)
-    num_downs: int = 7  # U-Net levels (autoencoder: depth)
-    upsample: Literal["transpose", "resize_conv"] = "transpose"
-    dropout: float = 0.5
-    ndf: int = 64  # discriminator width
-    init_from: str = ""  # generator file to fine-tune from (its architecture wins)
+    architecture: Literal["unet", "autoencoder"] = setting(
+        "unet", "unet (Pix2Pix) or the autoencoder baseline (trains with l1 or mse)"
+    )
+    color_space: Literal["lab", "rgb"] = setting(
+        "lab", "what the generator predicts: a,b (lab) or RGB"
+    )
+    ngf: int = setting(64, "U-Net width (autoencoder: width of its first level)")
+    num_downs: int = setting(7, "U-Net levels (autoencoder: depth)")
+    upsample: Literal["transpose", "resize_conv"] = setting(
+        "transpose", "decoder upsampling (resize_conv avoids checkerboard artefacts)"
+    )
+    dropout: float = setting(0.5, "dropout in the innermost decoder blocks")
+    ndf: int = setting(64, "discriminator width")
+    init_from: str = setting(
+        "", "generator file to fine-tune from (its architecture wins over the model options)"
+    )
     # --- recipe -----------------------------------------------------------------------------
-    loss: Literal["gan_l1", "l1", "mse"] = "gan_l1"  # gan_l1: BCE-with-logits + lambda x L1
-    lambda_l1: float = 100.0
-    warmup_epochs: float = 0.0  # epochs of L1-only training before the adversarial phase
-    lr: float = 2e-4  # Adam, generator and discriminator
-    lr_d: float = 0.0  # discriminator learning rate (0 = same as lr)
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lr_decay_start: float = 0.0  # fraction of the run after which lr decays linearly to 0
-    batch_size: int = 16
-    epochs: float = 10.0  # may be fractional
-    steps: int = 0  # if > 0, overrides epochs
-    seed: int = 0
+    loss: Literal["gan_l1", "l1", "mse"] = setting(
+        "gan_l1",
+        "gan_l1: adversarial BCE-with-logits + lambda_l1 x L1 (Pix2Pix); l1 or mse: "
+        "reconstruction only, no discriminator (the command line picks mse for the "
+        "autoencoder when no loss is given)",
+    )
+    lambda_l1: float = setting(100.0, "weight of the L1 term in gan_l1")
+    warmup_epochs: float = setting(0.0, "epochs of L1-only training before the adversarial phase")
+    lr: float = setting(2e-4, "Adam learning rate, generator and discriminator")
+    lr_d: float = setting(0.0, "discriminator learning rate (0 = same as lr)")
+    beta1: float = setting(0.5, "Adam beta1")
+    beta2: float = setting(0.999, "Adam beta2")
+    lr_decay_start: float = setting(
+        0.0, "fraction of the run after which lr decays linearly to 0 (0 = constant)"
+    )
+    batch_size: int = setting(16, "images per step (per process under torchrun)")
+    epochs: float = setting(10.0, "length of the run in epochs (may be fractional)")
+    steps: int = setting(0, "length of the run in steps; if > 0, overrides epochs")
+    seed: int = setting(0, "seed of the split, the augmentation and the weights")
     # --- colour distribution, hints, old photos (model v3) ------------------------------------
-    hints: bool = False  # the generator takes colour hints; training simulates them
-    distribution: bool = False  # train a colour distribution head (soft-encoded cross-entropy)
-    bin_grid: int = 10  # side of the a,b bins of the distribution head, Lab units
-    rebalance: float = 0.5  # class rebalancing mix against the colour prior (1 = off)
-    ce_weight: float = 1.0  # weight of the distribution head's cross-entropy
-    reg_weight: float = 10.0  # weight of the regression head's L1 when a distribution is trained
-    temperature: float = 0.38  # annealed-mean temperature for validation and the exported file
-    degrade: float = 0.0  # probability that a training input is aged (grain, fading, scratches)
-    ema: float = 0.0  # decay of the exponential moving average of G's weights (0 = off)
+    hints: bool = setting(
+        False,
+        "the generator takes colour hints (3 more input channels); training simulates them "
+        "from the truth (none for half the images)",
+    )
+    distribution: bool = setting(
+        False, "train a colour distribution head (class-rebalanced cross-entropy over a,b bins)"
+    )
+    bin_grid: int = setting(10, "side of the distribution head's a,b bins, Lab units")
+    rebalance: float = setting(
+        0.5, "class rebalancing: mix of the colour prior with uniform (1 = no rebalancing)"
+    )
+    ce_weight: float = setting(1.0, "weight of the distribution head's cross-entropy")
+    reg_weight: float = setting(
+        10.0, "weight of the regression head's L1 when a distribution head is trained"
+    )
+    temperature: float = setting(
+        0.38, "annealed-mean temperature for validation and the exported model's recommendation"
+    )
+    degrade: float = setting(
+        0.0, "probability that a training input is aged (fading, grain, blur, JPEG, scratches)"
+    )
+    ema: float = setting(0.0, "decay of the moving average of G's weights (0 = off; e.g. 0.999)")
     # --- speed ------------------------------------------------------------------------------
-    device: str = "auto"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    channels_last: bool = False
-    compile: bool = False
+    device: str = setting("auto", "auto, cpu, cuda or cuda:N")
+    precision: Literal["fp32", "bf16", "fp16"] = setting(
+        "fp32", "autocast precision of the forward passes"
+    )
+    channels_last: bool = setting(False, "channels-last memory format (faster on some GPUs)")
+    compile: bool = setting(False, "torch.compile the generator")
     # --- bookkeeping ------------------------------------------------------------------------
-    run_dir: str = "runs/run"
-    checkpoint_every: int = 500  # steps between checkpoints (and at every epoch end)
-    eval_every: int = 0  # steps between validations (0 = each epoch end)
-    log_every: int = 25  # steps between metric lines
-    sample_count: int = 6  # images in the sample grid
-    name: str = ""  # model name written into exported files
-    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes kept with the run
+    run_dir: str = setting(
+        "runs/run", "the run folder (checkpoints, metrics, samples, the exported model)"
+    )
+    checkpoint_every: int = setting(
+        500, "steps between checkpoints (also at the end, and at epoch ends of long epochs)"
+    )
+    eval_every: int = setting(0, "steps between validations (0 = each epoch end)")
+    log_every: int = setting(25, "steps between metric lines")
+    sample_count: int = setting(6, "images in the sample grid")
+    name: str = setting("", "model name written into exported files (default: the run's)")
+    extra: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "free-form notes kept with the run"}
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -97,7 +150,10 @@ class TrainConfig(ConfigMixin):
         if (self.hints or self.distribution) and self.color_space != "lab":
             problems.append("hints and the distribution head need color_space lab")
         if self.architecture == "autoencoder" and self.loss == "gan_l1":
-            self.loss = "mse"  # the seed's baseline: MSE, no discriminator
+            problems.append(
+                "the autoencoder baseline has no discriminator: use loss 'mse' (its recipe) "
+                "or 'l1', not 'gan_l1'"
+            )
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -107,7 +163,3 @@ class TrainConfig(ConfigMixin):
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def load(cls, path: str | Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))

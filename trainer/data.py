@@ -35,18 +35,20 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from colorizer_app.engine.errors import ColorizerError, ImageReadError
-from colorizer_app.engine.imageio import INPUT_EXTENSIONS, read_image
+from colorizer_app.engine.imageio import INPUT_EXTENSIONS, as_rgb8, read_image, to_8bit
+from colorizer_app.engine.pipeline import fit_long_side
 from models import hints
 from models.color import (
     AB_SCALE,
     L_SCALE,
+    l_to_gray8,
     lab_to_rgb,
     luminance,
     normalize_ab,
     normalize_l,
     rgb_to_lab,
 )
+from models.errors import ColorizerError, ImageReadError
 from trainer import degrade
 
 log = logging.getLogger(__name__)
@@ -72,19 +74,6 @@ class Report:
 
     items: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-
-    def lines(self, limit: int = 20) -> list[str]:
-        out = [f"{self.items} usable images, {len(self.skipped)} left out"]
-        out += [f"  {name}: {why}" for name, why in self.skipped[:limit]]
-        if len(self.skipped) > limit:
-            out.append(f"  ... and {len(self.skipped) - limit} more")
-        return out
-
-
-def _to_8bit_rgb(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint16:
-        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -114,7 +103,7 @@ class ColorFolder:
         return str(self.files[index].relative_to(self.root))
 
     def load(self, index: int) -> Loaded:
-        return Loaded(_to_8bit_rgb(read_image(self.files[index]).pixels))
+        return Loaded(as_rgb8(read_image(self.files[index]).pixels))
 
 
 class PairedFolders:
@@ -181,13 +170,10 @@ class PairedFolders:
 
     def load(self, index: int) -> Loaded:
         color_path, gray_path = self.pairs[index]
-        rgb = _to_8bit_rgb(read_image(color_path).pixels)
-        gray = read_image(gray_path).pixels
+        rgb = as_rgb8(read_image(color_path).pixels)
+        gray = to_8bit(read_image(gray_path).pixels)
         if gray.ndim == 3:  # a "gray" file stored as RGB: use its luminance
-            gray = _to_8bit_rgb(gray)
-            gray = np.rint(luminance(gray) * 2.55).clip(0, 255).astype(np.uint8)
-        elif gray.dtype == np.uint16:
-            gray = _to_8bit_rgb(gray)[..., 0]
+            gray = l_to_gray8(luminance(gray))
         if gray.shape != rgb.shape[:2]:
             gray = cv2.resize(
                 gray,
@@ -388,12 +374,9 @@ def inspect_data(
         rgb = loaded.rgb
         gray = loaded.gray
         if gray is None:
-            gray = np.rint(luminance(rgb) * 2.55).clip(0, 255).astype(np.uint8)
-        scale = min(1.0, size / max(rgb.shape[:2]))
-        dims = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-        rgb = cv2.resize(rgb, dims, interpolation=cv2.INTER_AREA)
-        gray = cv2.resize(gray, dims, interpolation=cv2.INTER_AREA)
-        shown.append((source.name(index), np.repeat(gray[..., None], 3, axis=2), rgb))
+            gray = l_to_gray8(luminance(rgb))
+        gray = as_rgb8(fit_long_side(gray, size))
+        shown.append((source.name(index), gray, fit_long_side(rgb, size)))
     return Inspection(kind, len(source), skipped, shown)
 
 

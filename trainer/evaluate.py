@@ -21,15 +21,16 @@ import cv2
 import numpy as np
 
 from colorizer_app.engine import hints as hint_files
-from colorizer_app.engine.errors import ColorizerError, SettingsError
-from colorizer_app.engine.imageio import read_image
+from colorizer_app.engine.imageio import as_rgb8, read_image
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize, render_shape
-from colorizer_app.engine.progress import NullProgress, Progress
 from models import hints as net_hints
+from models.atomic import write_atomically
 from models.color import rgb_to_lab
+from models.errors import ColorizerError, SettingsError
 from models.modelfile import load_generator
+from models.progress import NullProgress, Progress
 from trainer import metrics
-from trainer.data import Cifar10Tar, DataError, _image_files, _to_8bit_rgb
+from trainer.data import Cifar10Tar, DataError, _image_files
 
 COLUMNS = [
     "image",
@@ -80,16 +81,17 @@ class Evaluation:
         )
 
     def write_csv(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow(
-                    {k: (f"{v:.5f}" if isinstance(v, float) else v) for k, v in row.items()}
-                )
-        os.replace(tmp, path)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+                writer.writeheader()
+                for row in self.rows:
+                    writer.writerow(
+                        {k: (f"{v:.5f}" if isinstance(v, float) else v) for k, v in row.items()}
+                    )
+
+        write_atomically(path, write)
 
 
 def iter_truths(data: str | os.PathLike, *, resize: int = 0, limit: int = 0, every: int = 1):
@@ -108,8 +110,7 @@ def iter_truths(data: str | os.PathLike, *, resize: int = 0, limit: int = 0, eve
         if not files:
             raise DataError(f"{data}: no images found")
         items = (
-            (str(p.relative_to(data)), lambda p=p: _to_8bit_rgb(read_image(p).pixels))
-            for p in files
+            (str(p.relative_to(data)), lambda p=p: as_rgb8(read_image(p).pixels)) for p in files
         )
     else:
         raise DataError(f"{data}: evaluation data not found")

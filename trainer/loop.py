@@ -25,10 +25,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset
 
-from colorizer_app.engine.errors import Cancelled
-from colorizer_app.engine.progress import NullProgress, Progress
-from colorizer_app.engine.runner import resolve_device
+from models.atomic import write_text_atomically
 from models.colorbins import decode
+from models.device import autocast, resolve_device
+from models.errors import Cancelled
+from models.progress import NullProgress, Progress
 from trainer import metrics
 from trainer.config import TrainConfig
 from trainer.data import SampleMaker, load_or_skip, open_source, split_indices
@@ -530,10 +531,7 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig) -> None:
     try:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         (run_dir / "samples").mkdir(exist_ok=True)
-        config_path = run_dir / "config.json"
-        tmp = run_dir / ".config.json.tmp"
-        tmp.write_text(config.to_json())
-        os.replace(tmp, config_path)
+        write_text_atomically(run_dir / "config.json", config.to_json())
     except OSError as err:
         raise TrainingError(
             f"{run_dir}: cannot write the run folder ({err.strerror or err})"
@@ -560,8 +558,7 @@ def _device(config: TrainConfig, rank: int, world: int) -> torch.device:
 
 
 def _autocast(config: TrainConfig, device: torch.device):
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    return autocast(device, config.precision)
 
 
 def _ranks_agree(generator: nn.Module, world: int) -> bool:

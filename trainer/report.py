@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from models.atomic import write_atomically
 from models.color import denormalize_ab, merge_l_ab
 
 
@@ -60,15 +60,46 @@ def sample_grid(
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write ``rgb`` (H, W, 3) uint8 as a PNG, atomically (a preview never sees half a file)."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if ok:
-        buf.tofile(tmp)
-        os.replace(tmp, path)
+        write_atomically(path, buf.tofile)
+
+
+ADVERSARIAL = "g_adv"  # the generator's adversarial loss; every other g_* reconstructs
+_NAMES = {"adv": "adversarial", "real": "real", "fake": "fake"}
+
+
+def losses(record: dict) -> dict[str, float]:
+    """The losses in a step record: the generator's reconstruction losses (``g_l1``,
+    ``g_mse``, any other ``g_*``) first, then ``g_adv``, then the discriminator's ``d_*``."""
+    found = {
+        k: float(v)
+        for k, v in record.items()
+        if k.startswith(("g_", "d_")) and isinstance(v, (int, float))
+    }
+    return dict(sorted(found.items(), key=lambda kv: _panel_order(kv[0])))
+
+
+def _panel_order(key: str) -> int:
+    return 2 if key.startswith("d_") else 1 if key == ADVERSARIAL else 0
+
+
+def loss_label(key: str) -> str:
+    """``g_l1`` -> ``G L1``, ``g_adv`` -> ``G adversarial``, ``d_real`` -> ``D real``."""
+    who, _, what = key.partition("_")
+    return f"{who.upper()} {_NAMES.get(what, what.upper())}"
 
 
 def loss_curve(path: Path, steps: list[dict], evals: list[dict]) -> None:
     """Plot generator/discriminator losses and validation PSNR/colourfulness to a PNG."""
+    fig = loss_figure(steps, evals)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def loss_figure(steps: list[dict], evals: list[dict]):
+    """The loss-curve figure. Left: every reconstruction loss that was logged (g_l1, g_mse,
+    any g_*); middle: the adversarial ones (g_adv, d_*); right: validation against gray."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -76,18 +107,16 @@ def loss_curve(path: Path, steps: list[dict], evals: list[dict]) -> None:
     FigureCanvasAgg(fig)
     ax1, ax2, ax3 = fig.subplots(1, 3)
     x = [s["step"] for s in steps]
-    for key, label in (
-        ("g_l1", "G L1"),
-        ("g_adv", "G adversarial"),
-        ("d_real", "D real"),
-        ("d_fake", "D fake"),
-    ):
-        ys = [s.get(key) for s in steps]
-        if any(v is not None for v in ys):
-            (ax1 if key == "g_l1" else ax2).plot(
-                x, [np.nan if v is None else v for v in ys], label=label
-            )
-    ax1.set_title("generator L1")
+    keys = list(dict.fromkeys(k for s in steps for k in losses(s)))
+    reconstruction = [k for k in keys if k.startswith("g_") and k != ADVERSARIAL]
+    for key in keys:
+        ys = [s.get(key, np.nan) for s in steps]
+        (ax1 if key in reconstruction else ax2).plot(x, ys, label=loss_label(key))
+    ax1.set_title(
+        "generator " + ", ".join(loss_label(k)[2:] for k in reconstruction)
+        if reconstruction
+        else "generator reconstruction"
+    )
     ax2.set_title("adversarial losses")
     for ax in (ax1, ax2):
         ax.set_xlabel("step")
@@ -106,6 +135,4 @@ def loss_curve(path: Path, steps: list[dict], evals: list[dict]) -> None:
         ax3.legend(loc="upper left", fontsize=8)
         ax3b.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    return fig

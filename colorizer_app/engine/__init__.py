@@ -1,4 +1,8 @@
-"""The Qt-free inference engine: image I/O, tiling, the colorize pipeline, the batch runner."""
+"""The Qt-free inference engine: image I/O, tiling, the colorize pipeline, the batch runner.
+
+The error types, the progress protocol and ``resolve_device`` live one layer down in
+``models`` (the trainer shares them); they are re-exported here as the engine's public API.
+"""
 
 from colorizer_app.engine.batch import (
     BatchItem,
@@ -9,7 +13,18 @@ from colorizer_app.engine.batch import (
     plan,
     run_batch,
 )
-from colorizer_app.engine.errors import (
+from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS, Photo, read_image, write_image
+from colorizer_app.engine.pipeline import (
+    ColorizeSettings,
+    colorize,
+    compose,
+    predict_ab,
+    render_luminance,
+    render_shape,
+)
+from colorizer_app.engine.runner import GeneratorRunner
+from models.device import resolve_device
+from models.errors import (
     Cancelled,
     ColorizerError,
     ImageReadError,
@@ -20,17 +35,7 @@ from colorizer_app.engine.errors import (
     SettingsError,
     UnsupportedFormatError,
 )
-from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS, Photo, read_image, write_image
-from colorizer_app.engine.pipeline import (
-    ColorizeSettings,
-    colorize,
-    compose,
-    predict_ab,
-    render_luminance,
-    render_shape,
-)
-from colorizer_app.engine.progress import CallbackProgress, NullProgress, Progress
-from colorizer_app.engine.runner import GeneratorRunner, resolve_device
+from models.progress import CallbackProgress, NullProgress, Progress
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Literal
 
 from colorizer_app.engine import hints as hint_files
-from colorizer_app.engine.errors import Cancelled, ColorizerError
 from colorizer_app.engine.imageio import (
     DEFAULT_MAX_PIXELS,
     INPUT_EXTENSIONS,
@@ -28,9 +27,10 @@ from colorizer_app.engine.imageio import (
     write_image,
 )
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
-from colorizer_app.engine.progress import NullProgress, Progress
 from colorizer_app.engine.runner import GeneratorRunner
-from models.atomic import create_temp
+from models.atomic import write_atomically
+from models.errors import Cancelled, ColorizerError
+from models.progress import NullProgress, Progress
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +80,17 @@ class BatchSummary:
     def write_csv(self, path: str | os.PathLike) -> None:
         """Write one row per file (source, output, status, reason, seconds, hints used),
         atomically."""
-        path = Path(path)
-        fd, tmp = create_temp(path)
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["source", "output", "status", "reason", "seconds", "hints"])
                 for r in self.results:
                     writer.writerow(
                         [r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}", r.hints]
                     )
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        write_atomically(path, write)
 
 
 def collect_inputs(

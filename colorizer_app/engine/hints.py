@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer_app.engine.errors import ColorizerError
 from models import hints as net_hints
-from models.atomic import create_temp
+from models.atomic import write_text_atomically
 from models.color import ab_from_rgb, lab_to_rgb
+from models.errors import ColorizerError
 
 FORMAT = "colorizer-hints"
 VERSION = 1
@@ -198,15 +198,7 @@ def save_hints(
             for h in hints
         ],
     }
-    fd, tmp = create_temp(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomically(path, json.dumps(data, indent=1))
 
 
 def sidecar_path(photo: str | os.PathLike) -> Path:

@@ -24,13 +24,13 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from colorizer_app.engine.errors import (
+from models.atomic import write_atomically
+from models.errors import (
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
     UnsupportedFormatError,
 )
-from models.atomic import create_temp
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ WRITE_FORMATS = {
     ".dib": "BMP",
     ".webp": "WEBP",
 }
+# What ``--format`` (and the Batch tab's format picker) offers: "same" keeps the input's format.
+OUTPUT_FORMATS = ("same", "png", "jpg", "tif", "webp", "bmp")
 SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
 ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP"})
 JPEG_QUALITY = 95
@@ -318,8 +320,8 @@ def write_image(
         raise ImageWriteError(f"{path}: unknown output format {path.suffix!r}")
     notes = []
     if rgb.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
-        rgb = _to_8bit(rgb)
-        alpha = None if alpha is None else _to_8bit(alpha)
+        rgb = to_8bit(rgb)
+        alpha = None if alpha is None else to_8bit(alpha)
         notes.append(f"{fmt} holds 8 bits per channel: saved at 8 bits")
     if alpha is not None and fmt not in ALPHA_FORMATS:
         alpha = None
@@ -327,7 +329,10 @@ def write_image(
     if alpha is not None and alpha.dtype != rgb.dtype:
         alpha = alpha.astype(rgb.dtype)
     try:
-        _atomic_write(path, lambda tmp: _encode_to(tmp, fmt, rgb, alpha, exif, icc_profile))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(
+            path, lambda tmp: _encode_to(tmp, fmt, rgb, alpha, exif, icc_profile), fsync=True
+        )
     except ImageWriteError:
         raise
     except OSError as err:
@@ -335,23 +340,28 @@ def write_image(
     return notes
 
 
-def _to_8bit(array: np.ndarray) -> np.ndarray:
-    return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+def to_8bit(pixels: np.ndarray) -> np.ndarray:
+    """8-bit pixels of any shape: uint16 rounded to uint8 (``v * 255 / 65535``), uint8 as is."""
+    if pixels.dtype != np.uint16:
+        return pixels
+    return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _atomic_write(path: Path, write) -> None:
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = create_temp(path)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def as_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Photo pixels as 8-bit RGB (for the screen, training crops, thumbnails).
+
+    Parameters
+    ----------
+    pixels : ndarray (H, W) gray or (H, W, 3) RGB, uint8 or uint16.
+
+    Returns
+    -------
+    rgb : ndarray (H, W, 3) uint8, C-contiguous; gray is repeated into the three channels.
+    """
+    pixels = to_8bit(pixels)
+    if pixels.ndim == 2:  # OpenCV: fast, and it releases the GIL (the GUI thread needs it)
+        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+    return np.ascontiguousarray(pixels)
 
 
 def _encode_to(tmp: Path, fmt, rgb, alpha, exif, icc) -> None:

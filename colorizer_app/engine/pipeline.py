@@ -21,13 +21,13 @@ import cv2
 import numpy as np
 
 from colorizer_app.engine import hints as hint_files
-from colorizer_app.engine.errors import SettingsError
 from colorizer_app.engine.hints import Hint
-from colorizer_app.engine.progress import NullProgress, OffsetProgress, Progress
 from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
+from models.errors import SettingsError
 from models.modelfile import DECODERS
+from models.progress import NullProgress, OffsetProgress, Progress
 
 # The app's defaults for a model whose file recommends nothing. A model file may carry the
 # render size and strength it was measured best at (``ModelInfo.recommended``; the shipped
@@ -108,16 +108,23 @@ def render_shape(height: int, width: int, render_size: int | None) -> tuple[int,
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _resize_area(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    if pixels.shape[:2] == shape:
-        return pixels
-    return cv2.resize(pixels, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+def fit_long_side(image: np.ndarray, side: int | None) -> np.ndarray:
+    """``image`` area-resized to :func:`render_shape` (long side at most ``side``, never
+    upscaled); ``image`` itself, not a copy, when it already fits or ``side`` is None.
+
+    Parameters
+    ----------
+    image : ndarray (H, W) or (H, W, C), any dtype OpenCV resizes (uint8, uint16, float32).
+    """
+    shape = render_shape(*image.shape[:2], side)
+    if shape == image.shape[:2]:
+        return image
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
 def render_luminance(pixels: np.ndarray, render_size: int | None) -> np.ndarray:
     """L at the render size, float32 (h, w) in [0, 100]: exactly what the network sees."""
-    shape = render_shape(*pixels.shape[:2], render_size)
-    return luminance(_resize_area(pixels, shape))
+    return luminance(fit_long_side(pixels, render_size))
 
 
 def num_tiles(pixels_shape: tuple[int, ...], settings: ColorizeSettings) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from colorizer_app.engine.pipeline import render_luminance
+from colorizer_app.engine.imageio import as_rgb8
+from colorizer_app.engine.pipeline import fit_long_side, render_luminance
+from models.color import l_to_gray8
 
 
 class Pyramid:
@@ -50,25 +52,9 @@ THUMB_SIDE = 640  # long side of the thumbnail coloured on the GUI thread
 
 def thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
     """A reduced copy (long side at most ``side``) for instant previews."""
-    h, w = image.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    if scale == 1.0:
-        return image
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def to_display(pixels: np.ndarray) -> np.ndarray:
-    """Photo pixels (gray/RGB, 8/16 bit) -> (H, W, 3) uint8 RGB for the screen."""
-    if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    if pixels.ndim == 2:  # OpenCV: fast, and it releases the GIL (the GUI thread needs it)
-        return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
-    return np.ascontiguousarray(pixels)
+    return fit_long_side(image, side)
 
 
 def luminance_preview(pixels: np.ndarray, render_size: int | None) -> np.ndarray:
     """What the network sees (L at the render size), as (h, w, 3) uint8 gray."""
-    L = render_luminance(pixels, render_size)
-    gray = np.rint(L * 2.55).clip(0, 255).astype(np.uint8)
-    return np.repeat(gray[..., None], 3, axis=2)
+    return as_rgb8(l_to_gray8(render_luminance(pixels, render_size)))

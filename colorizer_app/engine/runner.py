@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import numpy as np
 import torch
 
-from colorizer_app.engine.errors import InferenceError, SettingsError
 from models.color import ab_from_rgb, denormalize_ab
 from models.colorbins import decode
+from models.device import autocast, check_precision, resolve_device
+from models.errors import InferenceError, SettingsError
 from models.modelfile import DECODERS, LoadedGenerator
 
 log = logging.getLogger(__name__)
-
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU. ``cuda`` without a GPU is an error."""
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise SettingsError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SettingsError(
-            "CUDA was requested but this torch build sees no CUDA GPU "
-            f"(torch {torch.__version__}); use --device cpu or install a CUDA build of torch"
-        )
-    return torch.device(device)
 
 
 class GeneratorRunner:
@@ -62,10 +45,7 @@ class GeneratorRunner:
             raise SettingsError(
                 "this model has no colour distribution head: use the regression decoder"
             )
-        if precision not in PRECISIONS:
-            raise SettingsError(
-                f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
-            )
+        check_precision(precision)
         if batch_size < 1:
             raise SettingsError(f"batch size must be at least 1, got {batch_size}")
         self.info = generator.info
@@ -85,10 +65,6 @@ class GeneratorRunner:
     def in_channels(self) -> int:
         """Channels of a tile: L, then the hint channels when the model takes hints."""
         return self.info.config.input_channels
-
-    @property
-    def tile_multiple(self) -> int:
-        return self.info.config.multiple
 
     def _place(self) -> None:
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
@@ -158,14 +134,8 @@ class GeneratorRunner:
         x = torch.from_numpy(np.ascontiguousarray(chunk, np.float32)).to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        dtype = PRECISIONS[self.precision]
-        autocast = (
-            torch.autocast(device_type=self.device.type, dtype=dtype)
-            if dtype is not None
-            else contextlib.nullcontext()
-        )
         try:
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode(), autocast(self.device, self.precision):
                 y = fn(x)
         except torch.OutOfMemoryError:
             raise

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from colorizer_app.engine.errors import SettingsError
 from colorizer_app.engine.hints import Hint
 from colorizer_app.engine.pipeline import ColorizeSettings, _reader
-from colorizer_app.engine.progress import Progress
 from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import pad_tile, tiled_apply
 from models import colorbins
 from models.color import L_SCALE, merge_l_ab
+from models.errors import SettingsError
+from models.progress import Progress
 
 
 @dataclass(frozen=True)

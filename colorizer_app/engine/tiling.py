@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colorizer_app.engine.errors import SettingsError
-from colorizer_app.engine.progress import NullProgress, Progress
 from models.color import strips
+from models.errors import SettingsError
+from models.progress import NullProgress, Progress
 
 # (y0, y1, x0, x1) -> (h, w, C_in) float32; h, w may be smaller than the tile at the edges of
 # an image smaller than one tile.

@@ -1,8 +1,9 @@
 """The Batch tab: colorize a whole folder with the engine's batch runner (the CLI's runner).
 
-The tab only gathers choices and shows results; ``collect_inputs``, ``plan`` and ``run_batch``
-do the work on a worker thread, so skipping existing outputs, refusing to replace originals,
-atomic writes and "one bad file never stops the batch" are the same as on the command line.
+The tab only gathers choices and shows results (:mod:`batch_table`); ``collect_inputs``,
+``plan`` and ``run_batch`` do the work on a worker thread (:mod:`batch_job`), so skipping
+existing outputs, refusing to replace originals, atomic writes and "one bad file never stops
+the batch" are the same as on the command line.
 """
 
 from __future__ import annotations
@@ -13,83 +14,38 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from colorizer_app.cli import FORMATS
-from colorizer_app.engine.batch import (
-    BatchItem,
-    FileResult,
-    collect_inputs,
-    plan,
-    run_batch,
-)
-from colorizer_app.engine.errors import ColorizerError
-from colorizer_app.engine.imageio import INPUT_EXTENSIONS
-from colorizer_app.engine.progress import Progress
+from colorizer_app.engine.batch import BatchItem, FileResult, collect_inputs, plan
+from colorizer_app.engine.imageio import INPUT_EXTENSIONS, OUTPUT_FORMATS
 from colorizer_app.gui import workers
-from colorizer_app.gui.controls import ControlsPanel, side_panel
-from models.modelfile import load_generator
+from colorizer_app.gui.batch_job import (
+    UNITS,
+    batch_job,
+    is_inside,
+    progress_text,
+    summary_text,
+)
+from colorizer_app.gui.batch_table import BatchTable
+from colorizer_app.gui.controls import ControlsPanel, row, side_panel
+from models.errors import ColorizerError
+from models.progress import Progress
 
 IN_PLACE_SUFFIX = "_colorized"  # output names when the output folder is the input folder
-UNITS = 1000  # progress units per file (tiles of the file in flight count as a fraction)
-COLUMNS = ("File", "Status", "Details", "Seconds")
-STATUS_COLOURS = {"done": "#2e7d32", "skipped": "#757575", "failed": "#c62828"}
-
-
-class _FileUnits:
-    """Progress of one file's tiles, reported as a fraction of the whole batch."""
-
-    def __init__(self, parent, index: int, count: int) -> None:
-        self._parent, self._index, self._count = parent, index, count
-
-    def update(self, done: int, total: int, message: str = "") -> None:
-        fraction = done / total if total else 0.0
-        self._parent.update(
-            int((self._index + fraction) * UNITS), self._count * UNITS, f"file:{self._index}"
-        )
-
-    def check_cancelled(self) -> None:
-        self._parent.check_cancelled()
-
-
-class _FileCount:
-    """The batch runner's per-file progress, in the same units."""
-
-    def __init__(self, parent) -> None:
-        self._parent = parent
-
-    def update(self, done: int, total: int, message: str = "") -> None:
-        self._parent.update(done * UNITS, total * UNITS, "")
-
-    def check_cancelled(self) -> None:
-        self._parent.check_cancelled()
-
-
-def is_inside(path: Path, folder: Path) -> bool:
-    """``path`` is ``folder`` or lies below it."""
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 class BatchTab(QWidget):
@@ -101,7 +57,6 @@ class BatchTab(QWidget):
         super().__init__(parent)
         self._job: workers.Job | None = None
         self._scan_job: workers.Job | None = None
-        self._rows: dict[Path, int] = {}
         self._items: list[BatchItem] = []
         self._results: list[FileResult] = []
         self._paused_since = 0.0
@@ -119,19 +74,11 @@ class BatchTab(QWidget):
         self.output_edit.setPlaceholderText("where the colorized copies go")
         self.output_browse = QPushButton("Browse…")
         self.format = QComboBox()
-        self.format.addItems(FORMATS)
+        self.format.addItems(OUTPUT_FORMATS)
         self.overwrite = QCheckBox("Replace existing outputs (otherwise they are skipped)")
         self.controls = ControlsPanel(settings_group="batch")
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(0, 320)
+        self.table = BatchTable()
 
         self.scan_button = QPushButton("Scan")
         self.start_button = QPushButton("Start")
@@ -145,12 +92,6 @@ class BatchTab(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._set_running(False)
 
-        def row(*widgets):
-            box = QHBoxLayout()
-            for w in widgets:
-                box.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
-            return box
-
         form = QFormLayout()
         form.addRow("Input folder", row(self.input_edit, self.input_browse))
         form.addRow("", self.recursive)
@@ -158,15 +99,8 @@ class BatchTab(QWidget):
         form.addRow("Output folder", row(self.output_edit, self.output_browse))
         form.addRow("Output format", self.format)
         form.addRow("", self.overwrite)
-        buttons = QHBoxLayout()
-        for b in (
-            self.scan_button,
-            self.start_button,
-            self.pause_button,
-            self.cancel_button,
-            self.open_button,
-        ):
-            buttons.addWidget(b)
+        buttons = row(self.scan_button, self.start_button, self.pause_button, self.cancel_button)
+        buttons.addWidget(self.open_button)
         buttons.addStretch(1)
         left = QVBoxLayout()
         left.addLayout(form)
@@ -292,36 +226,13 @@ class BatchTab(QWidget):
 
     def _fill(self, items: list[BatchItem]) -> None:
         self._items = items
-        self._rows = {}
-        self.table.setRowCount(len(items))
-        root = Path(self.input_edit.text().strip())
-        for i, item in enumerate(items):
-            try:
-                name = str(item.source.relative_to(root))
-            except ValueError:
-                name = str(item.source)
-            cells = (name, "queued", item.problem or (str(item.output) if item.output else ""), "")
-            for col, text in enumerate(cells):
-                self.table.setItem(i, col, QTableWidgetItem(text))
-            self._rows[item.source] = i
-
-    def _show_result(self, result: FileResult) -> None:
-        self._results.append(result)
-        row = self._rows.get(result.source)
-        if row is None:
-            return
-        details = result.reason or "; ".join(result.notes) or str(result.output or "")
-        for col, text in ((1, result.status), (2, details), (3, f"{result.seconds:.1f}")):
-            cell = QTableWidgetItem(text)
-            if col == 1:
-                cell.setForeground(QColor(STATUS_COLOURS.get(result.status, "#000000")))
-            self.table.setItem(row, col, cell)
-        self.table.scrollToItem(self.table.item(row, 0))
+        self.table.fill(items, Path(self.input_edit.text().strip()))
 
     def _on_item(self, item) -> None:
         """The batch job reports the listed files first, then one result per file."""
         if isinstance(item, FileResult):
-            self._show_result(item)
+            self._results.append(item)
+            self.table.show_result(item)
             return
         self._fill(item)
         self.progress.setRange(0, len(item) * UNITS)
@@ -329,7 +240,7 @@ class BatchTab(QWidget):
         self.summary.setText("Running…")
 
     def status_of(self, row: int) -> str:
-        return self.table.item(row, 1).text()
+        return self.table.status_of(row)
 
     # --- running ---------------------------------------------------------------------------
     def start(self, *, confirm: bool = True) -> bool:
@@ -370,29 +281,7 @@ class BatchTab(QWidget):
         overwrite = self.overwrite.isChecked()
         report = out / f"colorizer-report-{datetime.now():%Y%m%d-%H%M%S}.csv"
 
-        def job(progress, emit):
-            items = listing(progress)  # listed on the worker too: the window stays live
-            if not items:
-                raise ColorizerError(f"nothing to do: no photos with these file types in {source}")
-            emit(items)
-            position = {id(item): i for i, item in enumerate(items)}
-            generator = load_generator(model_path)
-            runner = settings.make_runner(generator)
-            summary = run_batch(
-                items,
-                runner,
-                settings,
-                overwrite=overwrite,
-                progress=_FileCount(progress),
-                file_progress=lambda item: _FileUnits(progress, position[id(item)], len(items)),
-                on_result=emit,
-            )
-            try:  # the results stand even if the report cannot be written
-                summary.write_csv(report)
-                problem = ""
-            except OSError as err:
-                problem = f"the report {report} could not be written ({err.strerror})"
-            return summary, runner.description, problem
+        job = batch_job(listing, source, model_path, settings, overwrite=overwrite, report=report)
 
         self._results = []
         self.report_path = report
@@ -444,27 +333,13 @@ class BatchTab(QWidget):
             return
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
-        finished = len(self._results)
-        text = f"{finished}/{len(self._items)} files"
-        left = time_left(
-            [r.seconds for r in self._results if r.status != "skipped"],
-            finished,
-            len(self._items),
-            done / UNITS - finished,
-        )
-        if left is not None and not self.is_paused:
-            text += f", about {_duration(left)} left"
-        self.eta.setText(text)
+        self.eta.setText(progress_text(self._results, len(self._items), done, self.is_paused))
 
     def _on_finished(self, result) -> None:
         summary, device, report_problem = result
         self.controls.device_used.setText(device)
         elapsed = time.monotonic() - self._started - self._paused_total
-        text = f"{summary.line()} in {_duration(elapsed)}."
-        if summary.failed:
-            text += f" {len(summary.failed)} file(s) failed: see the list."
-        text += f" Note: {report_problem}." if report_problem else f" Report: {self.report_path}"
-        self.summary.setText(text)
+        self.summary.setText(summary_text(summary, elapsed, self.report_path, report_problem))
         self.progress.setValue(self.progress.maximum() if not summary.cancelled else 0)
         self.finished.emit(summary)
 
@@ -522,21 +397,3 @@ class BatchTab(QWidget):
         if self.format.findText(fmt) >= 0:
             self.format.setCurrentText(fmt)
         self.controls.restore(store)
-
-
-def time_left(seconds: list[float], finished: int, total: int, in_flight: float) -> float | None:
-    """Seconds left: the mean time of the files really processed (skips cost nothing) times
-    the files still to go, less the fraction ``in_flight`` of the current one already done."""
-    if not seconds or finished >= total:
-        return None
-    per_file = sum(seconds) / len(seconds)
-    return max(0.0, per_file * (total - finished - min(max(in_flight, 0.0), 1.0)))
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

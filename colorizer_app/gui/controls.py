@@ -1,4 +1,7 @@
-"""The colorize workspace's settings panel: model, render size, tiles, strength, device."""
+"""The colorize workspace's settings panel: model, render size, tiles, strength, device.
+
+Defaults come from :class:`ColorizeSettings` (and the chosen model's recommendations).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -19,16 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.engine.pipeline import DEFAULT_RENDER_SIZE, DEFAULT_STRENGTH, ColorizeSettings
+from colorizer_app.engine.pipeline import ColorizeSettings
 from colorizer_app.gui.model_store import ModelEntry, available_models
+from models.device import DEVICES, PRECISIONS
 from models.errors import ColorizerError
 from models.modelfile import read_info
 
+DEFAULTS = ColorizeSettings()
 RENDER_SIZES = ["256", "384", "512", "768", "1024", "1536", "2048", "full"]
+TILES = ["256", "512"]
 
 
 class ControlsPanel(QWidget):
-    settings_changed = Signal()  # anything that needs a new network run
     render_size_changed = Signal()
     strength_changed = Signal(float)  # re-applied to the cached colour, no network
 
@@ -46,21 +52,25 @@ class ControlsPanel(QWidget):
         self.browse.setFixedWidth(32)
         self.render = QComboBox()
         self.render.addItems(RENDER_SIZES)
-        self.render.setCurrentText(str(DEFAULT_RENDER_SIZE))
+        self.render.setCurrentText(_render_text(DEFAULTS.render_size))
         self.tile = QComboBox()
-        self.tile.addItems(["256", "512"])
+        self.tile.addItems(TILES)
+        self.tile.setCurrentText(str(DEFAULTS.tile))
         self.overlap = QSpinBox()
         self.overlap.setRange(0, 128)
         self.overlap.setSingleStep(8)
-        self.overlap.setValue(64)
+        self.overlap.setValue(DEFAULTS.overlap)
         self.strength = QSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(0, 200)
-        self.strength.setValue(round(DEFAULT_STRENGTH * 100))
+        self.strength.setValue(round(DEFAULTS.strength * 100))
         self.strength_label = QLabel(f"{self.strength.value()}%")
         self.device = QComboBox()
-        self.device.addItems(["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+        cuda = torch.cuda.is_available()
+        self.device.addItems([d for d in DEVICES if d != "cuda" or cuda])
+        self.device.setCurrentText(DEFAULTS.device)
         self.precision = QComboBox()
-        self.precision.addItems(["fp32", "bf16", "fp16"])
+        self.precision.addItems(list(PRECISIONS))
+        self.precision.setCurrentText(DEFAULTS.precision)
         self.device_used = QLabel("–")
 
         model_row = QHBoxLayout()
@@ -82,9 +92,6 @@ class ControlsPanel(QWidget):
         self.browse.clicked.connect(self._on_browse)
         self.strength.valueChanged.connect(self._on_strength)
         self.render.currentTextChanged.connect(self.render_size_changed)
-        for combo in (self.model, self.render, self.tile, self.device, self.precision):
-            combo.currentIndexChanged.connect(self.settings_changed)
-        self.overlap.valueChanged.connect(self.settings_changed)
         self.model.currentIndexChanged.connect(self.apply_recommended)
         self.refresh_models()
 
@@ -118,19 +125,17 @@ class ControlsPanel(QWidget):
                 recommended = read_info(path).recommended
             except ColorizerError:
                 pass  # an unreadable file is reported when it is used
-        render = recommended.get("render_size", DEFAULT_RENDER_SIZE)
-        text = "full" if render is None else str(render)
+        text = _render_text(recommended.get("render_size", DEFAULTS.render_size))
         if self.render.findText(text) < 0:
             self.render.addItem(text)
         self.render.setCurrentText(text)
-        self.strength.setValue(round(recommended.get("strength", DEFAULT_STRENGTH) * 100))
+        self.strength.setValue(round(recommended.get("strength", DEFAULTS.strength) * 100))
 
     def add_model(self, path: Path) -> None:
         path = Path(path)
         if path not in self._extra_models:
             self._extra_models.append(path)
         self.refresh_models(select=path)
-        self.settings_changed.emit()
 
     def model_path(self) -> Path | None:
         data = self.model.currentData()
@@ -157,7 +162,7 @@ class ControlsPanel(QWidget):
         return None if text == "full" else int(text)
 
     def settings(self) -> ColorizeSettings:
-        return ColorizeSettings(
+        return DEFAULTS.with_(
             render_size=self.render_size(),
             tile=int(self.tile.currentText()),
             overlap=self.overlap.value(),
@@ -194,10 +199,22 @@ class ControlsPanel(QWidget):
             value = store.value(f"{self._group}/{key}")
             if value is not None and combo.findText(str(value)) >= 0:
                 combo.setCurrentText(str(value))
-        self.overlap.setValue(int(store.value(f"{self._group}/overlap", 64)))
+        self.overlap.setValue(int(store.value(f"{self._group}/overlap", DEFAULTS.overlap)))
         strength = store.value(f"{self._group}/strength")
         if strength is not None:
             self.strength.setValue(int(strength))
+
+
+def _render_text(render_size: int | None) -> str:
+    return "full" if render_size is None else str(render_size)
+
+
+def row(*widgets: QWidget) -> QHBoxLayout:
+    """Widgets side by side; line edits and combo boxes take the spare width."""
+    box = QHBoxLayout()
+    for w in widgets:
+        box.addWidget(w, 1 if isinstance(w, (QLineEdit, QComboBox)) else 0)
+    return box
 
 
 def side_panel(*widgets: QWidget, width: int = 300) -> QWidget:

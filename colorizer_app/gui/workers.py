@@ -13,13 +13,12 @@ import time
 import traceback
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from colorizer_app.engine.errors import Cancelled, ColorizerError
-from colorizer_app.engine.pipeline import compose
-from colorizer_app.engine.progress import CallbackProgress
+from colorizer_app.engine.pipeline import compose, fit_long_side
+from models.errors import Cancelled, ColorizerError
+from models.progress import CallbackProgress
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,6 @@ class Worker(QObject):
 
     def resume(self) -> None:
         self._token.resume()
-
-    @property
-    def is_cancelled(self) -> bool:
-        return self._token.cancelled
 
     @property
     def is_paused(self) -> bool:
@@ -91,10 +86,9 @@ class Job(QObject):
     connecting them to this object's slots makes them queued.)
     """
 
-    def __init__(self, owner: QObject, worker: Worker, thread: QThread, callbacks: dict) -> None:
+    def __init__(self, owner: QObject, worker: Worker, callbacks: dict) -> None:
         super().__init__(owner)
-        self.worker, self.thread, self._callbacks = worker, thread, callbacks
-        self.done = False
+        self.worker, self._callbacks = worker, callbacks
         self._abandoned = False
         worker.progress.connect(self._on_progress)
         worker.preview.connect(self._on_preview)
@@ -129,7 +123,6 @@ class Job(QObject):
         self._end("cancelled")
 
     def _end(self, key: str, *args) -> None:
-        self.done = True
         self._call("done")
         if self._abandoned and key != "cancelled":  # cancelled after its work was done:
             key, args = "cancelled", ()  # the owner no longer wants the result
@@ -192,7 +185,7 @@ def start(job: Callable, name: str, owner: QObject, **callbacks) -> Job:
     thread.setObjectName(name)
     worker = Worker(job, name)
     worker.moveToThread(thread)
-    handle = Job(owner, worker, thread, callbacks)
+    handle = Job(owner, worker, callbacks)
     thread.started.connect(worker.run)
     for signal in (worker.finished, worker.failed, worker.cancelled):
         signal.connect(thread.quit)
@@ -220,14 +213,7 @@ class PreviewThrottle:
         if now - self._last < PREVIEW_INTERVAL_S:
             return
         self._last = now
-        h, w = accumulator.shape[:2]
-        scale = min(1.0, PREVIEW_MAX_SIDE / max(h, w))
-        if scale < 1.0:
-            ab = cv2.resize(
-                accumulator,
-                (max(1, round(w * scale)), max(1, round(h * scale))),
-                interpolation=cv2.INTER_AREA,
-            )
-        else:
+        ab = fit_long_side(accumulator, PREVIEW_MAX_SIDE)
+        if ab is accumulator:  # the engine goes on writing into its accumulator
             ab = accumulator.copy()
         self._emit(compose(self._thumb, ab, self._strength))

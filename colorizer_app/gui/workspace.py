@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.engine.imageio import Photo, read_image, write_image
+from colorizer_app.engine.imageio import Photo, as_rgb8, read_image, write_image
 from colorizer_app.engine.pipeline import compose, predict_ab
-from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail, to_display
+from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel, side_panel
 from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
@@ -94,7 +94,7 @@ class ColorizeWorkspace(QWidget):
 
         def job(progress, emit):
             photo = read_image(path)
-            display = Pyramid.build(to_display(photo.pixels))
+            display = Pyramid.build(as_rgb8(photo.pixels))
             return photo, display, luminance_preview(photo.pixels, render)
 
         self._start(

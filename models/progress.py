@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from colorizer_app.engine.errors import Cancelled
+from models.errors import Cancelled
 
 
 class Progress(Protocol):
@@ -83,14 +83,21 @@ class CallbackProgress:
 
 
 class OffsetProgress:
-    """Reports a sub-job's units as units ``offset + done`` of an overall ``total``."""
+    """Reports a sub-job's units as units ``offset + done`` of an overall ``total``.
 
-    def __init__(self, parent: Progress, offset: int, total: int) -> None:
+    With ``span``, the sub-job's own ``done / total`` is scaled onto ``span`` overall units
+    instead (one file's tiles as a share of a batch counted in files, say).
+    """
+
+    def __init__(self, parent: Progress, offset: int, total: int, *, span: int | None = None):
         self._parent = parent
         self._offset = offset
         self._total = total
+        self._span = span
 
     def update(self, done: int, total: int, message: str = "") -> None:
+        if self._span is not None:
+            done = done * self._span // total if total else 0
         self._parent.update(self._offset + done, self._total, message)
 
     def check_cancelled(self) -> None:

@@ -208,3 +208,17 @@ def test_choosing_a_model_applies_its_recommended_settings(qtbot, window, tmp_pa
     assert controls.strength.value() == round(DEFAULT_STRENGTH * 100)
     controls.model.setCurrentIndex(controls.model.findData(str(bold)))  # picked in the list
     assert controls.strength.value() == 80
+
+
+def test_a_v3_model_is_read_with_its_decoder_and_temperature(qtbot, window, tmp_path):
+    from tests.conftest import make_generator_file, make_v3_file
+
+    controls = window.workspace.controls
+    v3 = make_v3_file(
+        tmp_path / "v3.safetensors", recommended={"decoder": "annealed_mean", "temperature": 0.3}
+    )
+    controls.add_model(v3)
+    settings = controls.settings()
+    assert (settings.decoder, settings.temperature) == ("annealed_mean", 0.3)
+    controls.add_model(make_generator_file(tmp_path / "v2.safetensors"))
+    assert controls.settings().decoder == "auto"  # a v2 model: back to the app's default

@@ -176,7 +176,9 @@ def test_the_tab_shows_the_fine_tuning_defaults(window):
     assert tab.batch_size.value() == FINE_TUNE.batch_size
     assert tab.lambda_l1.value() == FINE_TUNE.lambda_l1 and tab.lr.value() == FINE_TUNE.lr
     assert tab.val_fraction.value() == FINE_TUNE.val_fraction
-    assert tab.recipe.currentData() == FINE_TUNE.loss and tab.device.currentText() == "auto"
+    assert tab.recipe.currentData() == "distribution" and tab.device.currentText() == "auto"
+    # the default recipe is the shipped model's: TrainConfig's defaults
+    assert (FINE_TUNE.loss, FINE_TUNE.hints, FINE_TUNE.distribution) == ("l1", True, True)
 
 
 def test_a_new_run_is_a_train_config_written_as_run_json(tab, monkeypatch, tmp_path):
@@ -197,6 +199,12 @@ def test_a_new_run_is_a_train_config_written_as_run_json(tab, monkeypatch, tmp_p
     assert config.init_from == str(tmp_path / "base.safetensors")
     assert (config.steps, config.image_size, config.batch_size) == (7, 64, 2)
     assert (config.loss, config.val_fraction, config.device) == ("l1", 0.34, "cpu")
+    assert not config.hints and not config.distribution  # "L1 only" was chosen
+    tab._set_running(False)
+    tab.recipe.setCurrentIndex(0)
+    assert tab.start()
+    default = TrainConfig.from_dict(json.loads(Path(launched[-1][1]).read_text()))
+    assert (default.loss, default.hints, default.distribution) == ("l1", True, True)
     assert (config.log_every, config.eval_every, config.checkpoint_every) == (1, 1, 1)
     tab._set_running(False)
 

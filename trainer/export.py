@@ -98,12 +98,14 @@ def export_checkpoint(
     *,
     name: str = "",
     dtype: torch.dtype = torch.float16,
+    average: bool = True,
 ) -> Path:
     """Export the generator of ``RUN_DIR/checkpoints/last.pt`` as a model file at ``path``.
 
     Lets a user take a model from a run that is still going, paused or was interrupted; the
     file carries the run's recipe and its latest validation numbers, like the final export.
-    The moving average of the weights is exported when the run keeps one.
+    The moving average of the weights is exported when the run keeps one (``average=False``:
+    the raw weights, e.g. to compare the two).
     """
     run_dir = Path(run_dir)
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
@@ -111,7 +113,7 @@ def export_checkpoint(
         config = TrainConfig.from_dict(state["config"])
         g_config = config_of(state["g_config"])  # fine-tuned runs keep their base's design
         generator = build_generator(g_config)
-        if "ema" in state:  # AveragedModel's keys: module.<name> and n_averaged
+        if average and "ema" in state:  # AveragedModel's keys: module.<name>, n_averaged
             weights = {
                 k.removeprefix("module."): v
                 for k, v in state["ema"].items()

@@ -82,7 +82,8 @@ class TrainState:
 
 def generator_config(config: TrainConfig) -> GeneratorConfig | AutoencoderConfig:
     """The architecture a from-scratch run builds (bins counted for the distribution head)."""
-    out = 2 if config.color_space == "lab" else 3
+    lab = config.color_space == "lab"
+    out = 2 if lab else 3
     if config.architecture == "autoencoder":
         return AutoencoderConfig(
             out_channels=out, width=config.ngf, depth=config.num_downs, dropout=0.0
@@ -93,8 +94,8 @@ def generator_config(config: TrainConfig) -> GeneratorConfig | AutoencoderConfig
         num_downs=config.num_downs,
         upsample=config.upsample,
         dropout=config.dropout,
-        hint_channels=HINT_CHANNELS if config.hints else 0,
-        num_bins=len(colorbins.gamut_bins(config.bin_grid)) if config.distribution else 0,
+        hint_channels=HINT_CHANNELS if config.hints and lab else 0,
+        num_bins=len(colorbins.gamut_bins(config.bin_grid)) if config.distribution and lab else 0,
         bin_grid=config.bin_grid,
     )
 
@@ -122,8 +123,11 @@ def _initial_generator(config: TrainConfig, source, train_idx) -> nn.Module:
                 f"{config.init_from} is a {loaded.info.color_space} model, "
                 f"the run trains {config.color_space}"
             )
-        if (config.hints or config.distribution) and isinstance(
-            loaded.info.config, GeneratorConfig
+        lab = config.color_space == "lab"
+        if (
+            lab
+            and (config.hints or config.distribution)
+            and isinstance(loaded.info.config, GeneratorConfig)
         ):
             bins = len(colorbins.gamut_bins(config.bin_grid)) if config.distribution else None
             generator = grow_generator(

@@ -42,6 +42,9 @@ class ControlsPanel(QWidget):
         super().__init__(parent)
         self._group = settings_group  # QSettings group, one per tab that has these controls
         self._extra_models: list[Path] = []
+        # how the chosen model's colour is read (decoder, temperature): from its file, no
+        # control of its own (the strength slider covers "more or less colour")
+        self._decoding: dict = {}
         self.model = QComboBox()
         self.model.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -117,7 +120,8 @@ class ControlsPanel(QWidget):
 
     def apply_recommended(self) -> None:
         """Show a newly chosen model at the render size and strength its file recommends (the
-        shipped L1 model wants more strength than a GAN-trained one); app defaults otherwise."""
+        shipped L1 model wants more strength than a GAN-trained one), and read its colour the
+        way it recommends (decoder, temperature); app defaults otherwise."""
         path = self.model_path()
         recommended = {}
         if path is not None:
@@ -130,6 +134,7 @@ class ControlsPanel(QWidget):
             self.render.addItem(text)
         self.render.setCurrentText(text)
         self.strength.setValue(round(recommended.get("strength", DEFAULTS.strength) * 100))
+        self._decoding = {k: recommended[k] for k in ("decoder", "temperature") if k in recommended}
 
     def add_model(self, path: Path) -> None:
         path = Path(path)
@@ -169,6 +174,7 @@ class ControlsPanel(QWidget):
             strength=self.strength.value() / 100.0,
             device=self.device.currentText(),
             precision=self.precision.currentText(),
+            **self._decoding,
         )
 
     # --- persistence -----------------------------------------------------------------------

@@ -35,7 +35,36 @@ from models.modelfile import read_info
 from trainer.config import TrainConfig
 
 FROM_SCRATCH = "__scratch__"
-RECIPES = (("GAN + λ·L1 (Pix2Pix)", "gan_l1"), ("L1 only (safe, less colourful)", "l1"))
+# (label, key, the TrainConfig settings of the recipe). The first is the shipped model's
+# recipe and the default. Fine-tuning a model that takes hints or has a distribution head
+# keeps both whatever the recipe (its architecture wins).
+RECIPES = (
+    (
+        "Colour distribution + hints (the default model's recipe)",
+        "distribution",
+        {"loss": "l1", "hints": True, "distribution": True, "degrade": FINE_TUNE.degrade},
+    ),
+    (
+        "L1 only (safe, less colourful)",
+        "l1",
+        {"loss": "l1", "hints": False, "distribution": False, "degrade": FINE_TUNE.degrade},
+    ),
+    (
+        "GAN + λ·L1 (Pix2Pix: more saturated, less accurate)",
+        "gan_l1",
+        {"loss": "gan_l1", "hints": False, "distribution": False, "degrade": 0.0},
+    ),
+)
+RECIPE_SETTINGS = {key: settings for _, key, settings in RECIPES}
+
+
+def recipe_of(config: TrainConfig) -> str:
+    """The key of the recipe a config trains with."""
+    if config.loss == "gan_l1":
+        return "gan_l1"
+    return "distribution" if config.distribution else "l1"
+
+
 CROP_SIZES = (64, 128, 192, 256, 384, 512)
 
 
@@ -53,8 +82,8 @@ class TrainSettingsBox(QGroupBox):
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 256)
         self.recipe = QComboBox()
-        for label, loss in RECIPES:
-            self.recipe.addItem(label, loss)
+        for label, key, _ in RECIPES:
+            self.recipe.addItem(label, key)
         self.lambda_l1 = QDoubleSpinBox()
         self.lambda_l1.setRange(0.0, 10000.0)
         self.lr = QDoubleSpinBox()
@@ -106,7 +135,7 @@ class TrainSettingsBox(QGroupBox):
             **({"epochs": float(length)} if unit == "epochs" else {"steps": length}),
             image_size=int(self.image_size.currentText()),
             batch_size=self.batch_size.value(),
-            loss=self.recipe.currentData(),
+            **RECIPE_SETTINGS[self.recipe.currentData()],
             lambda_l1=self.lambda_l1.value(),
             lr=self.lr.value(),
             val_fraction=self.val_fraction.value(),
@@ -178,7 +207,7 @@ class TrainSettingsBox(QGroupBox):
         store.setValue("train/lambda", self.lambda_l1.value())
         store.setValue("train/lr", self.lr.value())
         store.setValue("train/val", self.val_fraction.value())
-        store.setValue("train/recipe", self.recipe.currentIndex())
+        store.setValue("train/recipe_key", self.recipe.currentData())
 
     def restore(self, store: QSettings | None) -> None:
         """The settings saved in ``store``; FINE_TUNE's for any not saved (or no store)."""
@@ -194,4 +223,5 @@ class TrainSettingsBox(QGroupBox):
         self.lambda_l1.setValue(float(saved("lambda", FINE_TUNE.lambda_l1)))
         self.lr.setValue(float(saved("lr", FINE_TUNE.lr)))
         self.val_fraction.setValue(float(saved("val", FINE_TUNE.val_fraction)))
-        self.recipe.setCurrentIndex(int(saved("recipe", self.recipe.findData(FINE_TUNE.loss))))
+        index = self.recipe.findData(str(saved("recipe_key", recipe_of(FINE_TUNE))))
+        self.recipe.setCurrentIndex(max(0, index))

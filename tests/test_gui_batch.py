@@ -254,3 +254,31 @@ def test_a_report_that_cannot_be_written_keeps_the_results(qtbot, window, tmp_pa
     assert statuses(tab) == {"a.png": "done"}
     assert "1 done" in tab.summary.text() and "No space left" in tab.summary.text()
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_sidecar_hints_are_used_and_shown(qtbot, window, tmp_path):
+    import json
+
+    from tests.conftest import make_v3_file
+
+    tab = window.batch
+    src, out = tmp_path / "photos", tmp_path / "out"
+    src.mkdir()
+    for name in ("dress.png", "plain.png"):
+        Image.fromarray(smooth_photo(60, 80)).save(src / name)
+    hints = [{"x": 10, "y": 10, "color": "#2e6b3a"}, {"x": 50, "y": 30, "color": "#b04a2f"}]
+    (src / "dress.png.hints.json").write_text(
+        json.dumps(
+            {"format": "colorizer-hints", "version": 1, "width": 80, "height": 60, "hints": hints}
+        )
+    )
+    tab.controls.add_model(make_v3_file(tmp_path / "v3.safetensors"))
+    tab.input_edit.setText(str(src))
+    tab.output_edit.setText(str(out))
+    summary = run_and_wait(qtbot, tab)
+    assert summary.line() == "2 done, 0 skipped, 0 failed"  # the sidecar is not an input
+    details = {tab.table.item(r, 0).text(): tab.table.item(r, 2).text() for r in range(2)}
+    assert details["dress.png"].startswith("2 colour hint(s)")
+    assert "colour hint" not in details["plain.png"]
+    rows = {Path(r["source"]).name: r for r in csv.DictReader(tab.report_path.open())}
+    assert (rows["dress.png"]["hints"], rows["plain.png"]["hints"]) == ("2", "0")

@@ -45,6 +45,8 @@ class BatchTable(QTableWidget):
         if row is None:
             return
         details = result.reason or "; ".join(result.notes) or str(result.output or "")
+        if result.hints:
+            details = f"{result.hints} colour hint(s); {details}"
         for col, text in ((1, result.status), (2, details), (3, f"{result.seconds:.1f}")):
             cell = QTableWidgetItem(text)
             if col == 1:

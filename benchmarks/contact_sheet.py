@@ -54,40 +54,50 @@ def _hstack(images: list[np.ndarray], pad: int = 6) -> np.ndarray:
     return np.hstack(parts)
 
 
-def kodak_sheet(runner, settings, folder: Path, count: int, thumb: int) -> np.ndarray:
+def kodak_sheet(models, folder: Path, count: int, thumb: int) -> np.ndarray:
+    """``models``: (label, runner, settings) per column between gray and the truth."""
     rows = []
     files = sorted(folder.glob("*.png"))[:count]
+    names = " | ".join(label for label, _, _ in models)
     for pair in range(0, len(files), 2):
         cells = []
         for f in files[pair : pair + 2]:
             truth = as_rgb8(read_image(f).pixels)
-            ours = colorize(truth, runner, settings)
+            outs = [colorize(truth, runner, settings) for _, runner, settings in models]
             cells.append(
                 _label(
                     _hstack(
-                        [_fit(gray_baseline(truth), thumb), _fit(ours, thumb), _fit(truth, thumb)],
+                        [_fit(gray_baseline(truth), thumb)]
+                        + [_fit(o, thumb) for o in outs]
+                        + [_fit(truth, thumb)],
                         pad=2,
                     ),
-                    f"{f.stem}: gray | ours | truth",
+                    f"{f.stem}: gray | {names} | truth",
                 )
             )
         rows.append(_hstack(cells, pad=12))
     return _grid(rows)
 
 
-def historical_sheet(runner, settings, folder: Path, thumb: int, crop: int) -> np.ndarray:
+def historical_sheet(models, folder: Path, thumb: int, crop: int) -> np.ndarray:
+    """Input, then each model's result and a 100% crop of it (the last model's crop only
+    when there are several)."""
     rows = []
     cells = []
+    names = " | ".join(label for label, _, _ in models)
     for f in sorted(folder.glob("*.jpg")):
         photo = read_image(f)
-        ours = colorize(photo.pixels, runner, settings)  # full resolution
-        h, w = ours.shape[:2]
+        outs = [colorize(photo.pixels, r, s) for _, r, s in models]  # full resolution
+        h, w = outs[-1].shape[:2]
         y, x = max(0, h // 3 - crop // 2), max(0, w // 2 - crop // 2)
-        detail = ours[y : y + crop, x : x + crop]
+        details = [o[y : y + crop, x : x + crop] for o in outs]
         cells.append(
             _label(
-                _hstack([_fit(as_rgb8(photo.pixels), thumb), _fit(ours, thumb), detail], pad=2),
-                f"{f.stem} ({w}x{h}): input | ours | 100% crop",
+                _hstack(
+                    [_fit(as_rgb8(photo.pixels), thumb)] + [_fit(o, thumb) for o in outs] + details,
+                    pad=2,
+                ),
+                f"{f.stem} ({w}x{h}): input | {names} | 100% crops",
             )
         )
         if len(cells) == 2:
@@ -104,19 +114,26 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--out", default=str(ROOT / "docs"))
     parser.add_argument("--render-size", default=None)
-    args = parser.parse_args()
-    settings = (
-        ColorizeSettings()
-        if args.render_size is None
-        else ColorizeSettings(
-            render_size=None if args.render_size == "full" else int(args.render_size)
-        )
+    parser.add_argument(
+        "--baseline", metavar="FILE", help="an earlier model shown in a column before the model"
     )
-    runner = settings.make_runner(load_generator(args.model))
+    parser.add_argument("--labels", nargs=2, default=("baseline", "ours"), metavar=("OLD", "NEW"))
+    args = parser.parse_args()
+    given = {}
+    if args.render_size is not None:
+        given["render_size"] = None if args.render_size == "full" else int(args.render_size)
+    models = []
+    for path, label in ((args.baseline, args.labels[0]), (args.model, args.labels[1])):
+        if path:
+            generator = load_generator(path)  # at the settings the model file recommends
+            settings = ColorizeSettings.for_model(generator.info, precision="bf16", **given)
+            models.append(
+                (label if args.baseline else "ours", settings.make_runner(generator), settings)
+            )
     data, out = Path(args.data), Path(args.out)
-    sheet = kodak_sheet(runner, settings, data / "photos-val" / "kodak24", 12, 128)
+    sheet = kodak_sheet(models, data / "photos-val" / "kodak24", 12, 128)
     cv2.imwrite(str(out / "contact_kodak.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    sheet = historical_sheet(runner, settings, data / "historical", 160, 160)
+    sheet = historical_sheet(models, data / "historical", 160, 160)
     cv2.imwrite(
         str(out / "contact_historical.png"),
         cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),

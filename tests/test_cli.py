@@ -96,6 +96,42 @@ def test_never_overwrites_an_original(album, tiny_model_file, capsys):
     assert (album / "wedding.jpg").read_bytes() == before
 
 
+@pytest.mark.parametrize("link", ["output folder", "input folder", "hard link"])
+def test_never_overwrites_an_original_through_a_link(tmp_path, tiny_model_file, link):
+    """An output path that leads to an original through a symlink (either side) or a hard
+    link is refused like the original's own path, even with --overwrite."""
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(smooth_photo(40, 50)).save(src / "scan.png")
+    if link == "output folder":  # colorize src -o link  (link -> src)
+        (tmp_path / "link").symlink_to(src, target_is_directory=True)
+        inputs, out = src, tmp_path / "link"
+    elif link == "input folder":  # colorize link -o src
+        (tmp_path / "link").symlink_to(src, target_is_directory=True)
+        inputs, out = tmp_path / "link", src
+    else:  # out/scan.png is another name of src/scan.png
+        out = tmp_path / "out"
+        out.mkdir()
+        (out / "scan.png").hardlink_to(src / "scan.png")
+        inputs = src
+    before = (src / "scan.png").read_bytes()
+    code = main(
+        [
+            "colorize",
+            str(inputs),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_file),
+            "--overwrite",
+            *FAST,
+        ]
+    )
+    assert code == 1
+    assert (src / "scan.png").read_bytes() == before
+    assert sorted(p.name for p in src.iterdir()) == ["scan.png"]
+
+
 def test_output_name_collision_is_reported(tmp_path, tiny_model_file, capsys):
     src = tmp_path / "src"
     src.mkdir()

@@ -140,3 +140,34 @@ def test_every_takes_a_strided_subset(truths):
     assert [name for name, _ in iter_truths(truths, every=2, limit=1)] == ["t0.png"]
     with pytest.raises(ValueError):
         list(iter_truths(truths, every=0))
+
+
+def test_evaluate_defaults_to_the_shipped_model_and_reports_harm(truths, capsys, tmp_path):
+    from models.modelfile import default_model_path
+
+    if default_model_path() is None:
+        pytest.skip("no default model shipped in this build")
+    summary_path = tmp_path / "s.json"
+    code = main(["evaluate", "--data", str(truths), "--limit", "1", "--json", str(summary_path)])
+    assert code == 0
+    summary = json.loads(summary_path.read_text())
+    assert summary["images"] == 1 and 0.0 <= summary["share_1db_below_gray"] <= 1.0
+    assert "dB below gray" in capsys.readouterr().out
+
+
+def test_simulated_hints_are_seeded_and_reach_the_model(truths, tmp_path):
+    """evaluate --hints N gives each image N hints drawn from its truth, the same ones on every
+    run (seeded per image), and they change what the model makes."""
+    from colorizer_app.engine.pipeline import ColorizeSettings
+    from tests.conftest import make_v3_file
+
+    model = make_v3_file(tmp_path / "v3.safetensors")
+    settings = ColorizeSettings(tile=64, overlap=16, decoder="regression")
+    plain = evaluate(model, truths, settings)
+    hinted = evaluate(model, truths, settings, hints=20)
+    again = evaluate(model, truths, settings, hints=20)
+    assert [r["hints"] for r in hinted.rows] == [20, 20, 20]
+    assert [r["psnr"] for r in hinted.rows] == [r["psnr"] for r in again.rows]  # seeded
+    assert [r["psnr"] for r in hinted.rows] != [r["psnr"] for r in plain.rows]
+    with pytest.raises(Exception, match="takes no colour hints"):
+        evaluate(_gray_model(tmp_path / "g.safetensors"), truths, ColorizeSettings(), hints=3)

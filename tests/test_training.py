@@ -442,3 +442,37 @@ def test_the_command_line_reads_settings_and_help_from_the_config():
     given = parser.parse_args(["--architecture", "autoencoder", "--loss", "l1"])
     assert config_from_args(given).loss == "l1"
     assert config_from_args(parser.parse_args([])).loss == TrainConfig.loss == "l1"
+
+
+def test_no_readable_image_stops_with_the_reasons(tmp_path):
+    """A folder of corrupt files must not spin forever on empty batches."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i in range(6):
+        (bad / f"broken{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    config = TrainConfig(
+        data=str(bad),
+        run_dir=str(tmp_path / "run"),
+        image_size=32,
+        ngf=4,
+        num_downs=5,
+        batch_size=2,
+        steps=5,
+        val_fraction=0.0,
+    )
+    done = threading.Event()
+    errors = []
+
+    def run():
+        try:
+            train(config)
+        except TrainingError as err:
+            errors.append(str(err))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(120), "training hung on unreadable data"
+    (message,) = errors
+    assert message.startswith("none of the 6 training images could be read")
+    assert "broken0.jpg" in message and "\n" not in message

@@ -146,7 +146,9 @@ def _human(event: dict) -> str:
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="FILE")
+    parser.add_argument(
+        "--model", metavar="FILE", help="generator file (default: the shipped model)"
+    )
     parser.add_argument(
         "--data",
         required=True,
@@ -185,13 +187,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from colorizer_app.engine.options import settings_from_args
     from colorizer_app.engine.pipeline import ColorizeSettings
     from models.errors import ColorizerError
-    from models.modelfile import read_info
+    from models.modelfile import default_model_path, read_info
     from trainer.evaluate import evaluate
 
     try:
-        settings = ColorizeSettings.for_model(read_info(args.model), **settings_from_args(args))
+        model = args.model or default_model_path()
+        if model is None:
+            raise ColorizerError("no default model is shipped in this build; pass --model FILE")
+        settings = ColorizeSettings.for_model(read_info(model), **settings_from_args(args))
         result = evaluate(
-            args.model,
+            model,
             args.data,
             settings,
             resize=args.resize,

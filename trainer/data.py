@@ -497,6 +497,17 @@ def load_or_skip(source, index: int) -> Loaded | None:
         return None
 
 
+def unreadable(source, indices) -> list[tuple[str, str]]:
+    """(name, reason) of the items among ``indices`` that cannot be loaded."""
+    found = []
+    for index in indices:
+        try:
+            source.load(int(index))
+        except (ImageReadError, ColorizerError, OSError, ValueError) as err:
+            found.append((source.name(int(index)), str(err).splitlines()[0][:120]))
+    return found
+
+
 def ab_histogram(source, indices, bins: np.ndarray, *, limit: int = 800, side: int = 64):
     """How often each a,b bin occurs in (up to ``limit`` evenly spread) training images,
     each resized so that its short side is ``side`` px: the colour prior's raw counts."""

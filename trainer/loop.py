@@ -32,7 +32,7 @@ from models.errors import Cancelled
 from models.progress import NullProgress, Progress
 from trainer import metrics
 from trainer.config import TrainConfig
-from trainer.data import SampleMaker, load_or_skip, open_source, split_indices
+from trainer.data import SampleMaker, load_or_skip, open_source, split_indices, unreadable
 from trainer.export import export, export_checkpoint
 from trainer.losses import Adversarial, DistributionLoss, reconstruction
 from trainer.report import append_jsonl, loss_curve, read_jsonl, sample_grid, to_rgb8, write_png
@@ -329,6 +329,7 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
     )
     try:
         while state.step < total_steps:
+            at_start = state.step
             for batch in _epoch_loader(train_set, config, state.step, steps_per_epoch, rank, world):
                 waited = time.perf_counter()
                 progress.check_cancelled()  # holds here while the user pauses
@@ -404,6 +405,8 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
                     checkpoint()
                 if step >= total_steps:
                     break
+            if state.step == at_start:  # a whole pass without one readable image
+                raise TrainingError(_nothing_readable(source, train_idx))
     except Cancelled:
         checkpoint()
         if main:
@@ -442,6 +445,15 @@ def _epoch_loader(train_set, config: TrainConfig, step: int, steps_per_epoch: in
         collate_fn=_collate,
         num_workers=config.workers,
         generator=torch.Generator().manual_seed(config.seed + epoch),
+    )
+
+
+def _nothing_readable(source, indices, shown: int = 5) -> str:
+    problems = unreadable(source, indices[: shown * 4])[:shown]
+    listed = "; ".join(f"{name}: {why}" for name, why in problems)
+    return (
+        f"none of the {len(indices)} training images could be read ({listed}"
+        f"{'; ...' if len(indices) > len(problems) else ''})"
     )
 
 

@@ -167,12 +167,13 @@ def plan(
     ``<photo file name>.hints.json`` beside the photo when it exists."""
     outdir = Path(outdir)
     inputs = {_key(src) for src, _ in sources}
+    inputs |= {ident for src, _ in sources if (ident := _file_identity(src)) is not None}
     claimed: dict[str, Path] = {}
     items = []
     for source, rel in sources:
         output = outdir / rel.parent / (rel.stem + suffix + output_suffix(source, fmt))
         key = _key(output)
-        if key in inputs:
+        if key in inputs or _file_identity(output) in inputs:
             items.append(BatchItem(source, None, f"output {output} would replace an original"))
         elif key in claimed:
             items.append(
@@ -198,7 +199,19 @@ def _hints_for(source: Path, rel: Path, hints_file, hints_dir) -> Path | None:
 
 
 def _key(path: Path) -> str:
-    return os.path.normcase(os.path.abspath(path))
+    """The path a name really leads to: symlinks (of the file or any folder above it)
+    resolved, so that an output reached through a link is recognised as the original."""
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file: the same file under another name (a hard link,
+    another case on a case-insensitive disk) has the same identity."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if st.st_ino else None
 
 
 def colorize_file(

@@ -222,3 +222,26 @@ def test_a_v3_model_is_read_with_its_decoder_and_temperature(qtbot, window, tmp_
     assert (settings.decoder, settings.temperature) == ("annealed_mean", 0.3)
     controls.add_model(make_generator_file(tmp_path / "v2.safetensors"))
     assert controls.settings().decoder == "auto"  # a v2 model: back to the app's default
+
+
+def test_shutdown_with_a_running_worker_does_not_wait_out_its_timeout(qtbot, window, tmp_path):
+    """Closing the window cancels the jobs and waits for their threads: the thread must quit
+    as soon as its worker ends, not when the (blocked) GUI thread gets to a queued quit."""
+    import time
+
+    from colorizer_app.gui import workers
+
+    big = tmp_path / "big.png"
+    Image.fromarray(smooth_photo(1500, 2000)).save(big)
+    open_and_wait(qtbot, window, big)
+    ws = window.workspace
+    ws.controls.render.setCurrentText("full")
+    progressed = []
+    ws.progress.valueChanged.connect(progressed.append)
+    ws.colorize()
+    qtbot.waitUntil(lambda: bool(progressed) and progressed[-1] >= 1, timeout=30000)
+    started = time.monotonic()
+    ws.shutdown(timeout_ms=10000)
+    waited = time.monotonic() - started
+    assert not workers.live_threads()
+    assert waited < 5.0  # was the whole 10 s timeout per thread (a queued quit)

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from colorizer_app.engine.pipeline import compose, fit_long_side
 from models.errors import Cancelled, ColorizerError
@@ -187,8 +187,11 @@ def start(job: Callable, name: str, owner: QObject, **callbacks) -> Job:
     worker.moveToThread(thread)
     handle = Job(owner, worker, callbacks)
     thread.started.connect(worker.run)
+    # Direct: quit() is called on the worker's thread as it ends (QThread.quit is thread-safe).
+    # A queued quit would wait for the GUI thread's event loop, so a GUI-thread wait() for
+    # the thread (closing the window) could only time out.
     for signal in (worker.finished, worker.failed, worker.cancelled):
-        signal.connect(thread.quit)
+        signal.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     _threads.append(thread)

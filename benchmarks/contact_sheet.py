@@ -79,6 +79,46 @@ def kodak_sheet(models, folder: Path, count: int, thumb: int) -> np.ndarray:
     return _grid(rows)
 
 
+def hints_sheet(model, folder: Path, count: int, hints: int, thumb: int) -> np.ndarray:
+    """Kodak images with ``hints`` colour hints simulated from the truth (as ``evaluate
+    --hints`` draws them): gray | automatic | with hints (hints marked) | truth."""
+    from trainer.evaluate import simulated_hints
+
+    _, runner, settings = model
+    rows, cells = [], []
+    for index, f in enumerate(sorted(folder.glob("*.png"))[:count]):
+        truth = as_rgb8(read_image(f).pixels)
+        given = simulated_hints(truth, settings, hints, seed=(0, index + 1))
+        auto = colorize(truth, runner, settings)
+        hinted = colorize(truth, runner, settings, hints=given)
+        marked = _fit(hinted, thumb).copy()
+        scale = marked.shape[1] / truth.shape[1]
+        for h in given:  # a ring in the hint's colour (at mid lightness) with a dark edge
+            centre = (int(h.x * scale), int(h.y * scale))
+            cv2.circle(marked, centre, 4, (0, 0, 0), 2)
+            cv2.circle(marked, centre, 3, h.rgb(60.0), -1)
+        cells.append(
+            _label(
+                _hstack(
+                    [
+                        _fit(gray_baseline(truth), thumb),
+                        _fit(auto, thumb),
+                        marked,
+                        _fit(truth, thumb),
+                    ],
+                    pad=2,
+                ),
+                f"{f.stem}: gray | automatic | {hints} hints | truth",
+            )
+        )
+        if len(cells) == 2:
+            rows.append(_hstack(cells, pad=12))
+            cells = []
+    if cells:
+        rows.append(_hstack(cells, pad=12))
+    return _grid(rows)
+
+
 def historical_sheet(models, folder: Path, thumb: int, crop: int) -> np.ndarray:
     """Input, then each model's result and a 100% crop of it (the last model's crop only
     when there are several)."""
@@ -131,6 +171,9 @@ def main() -> None:
                 (label if args.baseline else "ours", settings.make_runner(generator), settings)
             )
     data, out = Path(args.data), Path(args.out)
+    if models[-1][1].takes_hints:
+        sheet = hints_sheet(models[-1], data / "photos-val" / "kodak24", 6, 10, 128)
+        cv2.imwrite(str(out / "contact_hints.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     sheet = kodak_sheet(models, data / "photos-val" / "kodak24", 12, 128)
     cv2.imwrite(str(out / "contact_kodak.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     sheet = historical_sheet(models, data / "historical", 160, 160)

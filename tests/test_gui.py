@@ -245,3 +245,24 @@ def test_shutdown_with_a_running_worker_does_not_wait_out_its_timeout(qtbot, win
     waited = time.monotonic() - started
     assert not workers.live_threads()
     assert waited < 5.0  # was the whole 10 s timeout per thread (a queued quit)
+
+
+def test_colorize_uses_the_photos_hint_file(qtbot, window, tmp_path):
+    import json
+
+    from tests.conftest import make_v3_file
+
+    photo = tmp_path / "dress.png"
+    Image.fromarray(smooth_photo(60, 80)).save(photo)
+    hints = [{"x": 10, "y": 10, "color": "#2e6b3a"}, {"x": 50, "y": 30, "color": "#b04a2f"}]
+    (tmp_path / "dress.png.hints.json").write_text(
+        json.dumps(
+            {"format": "colorizer-hints", "version": 1, "width": 80, "height": 60, "hints": hints}
+        )
+    )
+    window.workspace.controls.add_model(make_v3_file(tmp_path / "v3.safetensors"))
+    open_and_wait(qtbot, window, photo)
+    colorize_and_wait(qtbot, window)
+    assert (
+        "2 colour hint(s) from dress.png.hints.json" in window.workspace.controls.device_used.text()
+    )

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.imageio import Photo, as_rgb8, read_image, write_image
 from colorizer_app.engine.pipeline import compose, predict_ab
 from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail
@@ -146,20 +147,28 @@ class ColorizeWorkspace(QWidget):
         settings = self.controls.settings()
         pixels, thumb, strength = self.doc.photo.pixels, self.doc.thumb, self.strength
         cached = self._generator
+        sidecar = hint_files.sidecar_path(self.doc.path) if self.doc.path else None
 
         def job(progress, emit):
             generator = cached
             if generator is None or generator.path != model_path:
                 generator = load_generator(model_path)
             runner = settings.make_runner(generator)
+            hints = []  # the photo's hint file, as the Batch tab and the CLI use it
+            if sidecar is not None and sidecar.is_file() and runner.takes_hints:
+                hints, _ = hint_files.load_hints(sidecar, pixels.shape[1], pixels.shape[0])
             ab = predict_ab(
                 pixels,
                 runner,
                 settings,
                 progress,
                 on_batch=workers.PreviewThrottle(emit, thumb, strength),
+                hints=hints,
             )
-            return ab, generator, runner.description
+            described = runner.description
+            if hints:
+                described += f", {len(hints)} colour hint(s) from {sidecar.name}"
+            return ab, generator, described
 
         if self.viewer.mode in (Mode.ORIGINAL, Mode.LUMINANCE):
             self.viewer.set_mode(Mode.COLORIZED)

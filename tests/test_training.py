@@ -385,6 +385,7 @@ def test_v3_recipe_trains_both_heads_with_hints(photos, tmp_path):
     assert len(torch.unique(module.ab_prior)) > 10
 
 
+@pytest.mark.slow
 def test_v3_resume_equals_uninterrupted(photos, tmp_path):
     kw = dict(checkpoint_every=1000, **V3)
     full = train(tiny(photos, tmp_path / "full", steps=6, **kw))
@@ -396,6 +397,7 @@ def test_v3_resume_equals_uninterrupted(photos, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fine_tuning_grows_a_v2_model_and_keeps_a_v3_models_hints(photos, tmp_path):
     v2 = train(tiny(photos, tmp_path / "v2", steps=2, loss="l1"))
     grown = train(tiny(photos, tmp_path / "grown", steps=2, init_from=str(v2), **V3))

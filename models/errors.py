@@ -38,5 +38,9 @@ class ImageWriteError(ColorizerError):
     """An output could not be written (folder not writable, disk full, ...)."""
 
 
+class OutputExistsError(ImageWriteError):
+    """The output appeared while it was being made (another process wrote it): kept as is."""
+
+
 class InferenceError(ColorizerError):
     """The network could not run, even after the out-of-memory fallbacks."""

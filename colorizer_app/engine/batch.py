@@ -28,8 +28,8 @@ from colorizer_app.engine.imageio import (
 )
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
 from colorizer_app.engine.runner import GeneratorRunner
-from models.atomic import write_atomically
-from models.errors import Cancelled, ColorizerError
+from models.atomic import Claim, write_atomically
+from models.errors import Cancelled, ColorizerError, OutputExistsError
 from models.progress import NullProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -223,11 +223,13 @@ def colorize_file(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
     hints: Path | None = None,
+    replace: bool = True,
 ) -> tuple[list[str], int]:
     """Read, colorize and atomically write one photo, carrying alpha, EXIF and ICC.
 
     ``hints``: a hint file for this photo (validated against its displayed size). Returns the
-    notes for the user and the number of hints the network used.
+    notes for the user and the number of hints the network used. ``replace=False``: an output
+    that appeared meanwhile is kept (:class:`OutputExistsError`).
     """
     photo = read_image(source, max_pixels=max_pixels)
     notes: list[str] = []
@@ -244,7 +246,12 @@ def colorize_file(
             used = []
     rgb = colorize(photo.pixels, runner, settings, progress, hints=used)
     notes += write_image(
-        output, rgb, alpha=photo.alpha, exif=photo.exif, icc_profile=photo.icc_profile
+        output,
+        rgb,
+        alpha=photo.alpha,
+        exif=photo.exif,
+        icc_profile=photo.icc_profile,
+        replace=replace,
     )
     return notes, len(used)
 
@@ -280,59 +287,74 @@ def run_batch(
         except Cancelled:
             summary.cancelled = True
             break
-        started = time.perf_counter()
         if item.output is None:
             report(FileResult(item.source, None, "failed", item.problem))
         elif item.output.exists() and not overwrite:
             report(FileResult(item.source, item.output, "skipped", "output exists"))
         else:
-            try:
-                tiles = file_progress(item) if file_progress else progress
-                notes, used = colorize_file(
-                    item.source,
-                    item.output,
-                    runner,
-                    settings,
-                    max_pixels=max_pixels,
-                    progress=tiles,
-                    hints=item.hints,
-                )
+            claim = Claim(item.output)
+            holder = _acquire(claim)
+            if holder is not None:  # another process is making this output now
                 report(
                     FileResult(
-                        item.source,
-                        item.output,
-                        "done",
-                        seconds=time.perf_counter() - started,
-                        notes=notes,
-                        hints=used,
+                        item.source, item.output, "skipped", f"being made by process {holder}"
                     )
                 )
-            except Cancelled:
-                summary.cancelled = True
-                break
-            except ColorizerError as err:
-                report(FileResult(item.source, item.output, "failed", _strip_path(err, item)))
-            except MemoryError:
-                report(
-                    FileResult(
-                        item.source,
-                        item.output,
-                        "failed",
-                        "out of memory (try a smaller --render-size)",
-                    )
-                )
-            except Exception as err:  # a bug must not stop the other files
-                log.exception("unexpected error on %s", item.source)
-                report(
-                    FileResult(
-                        item.source,
-                        item.output,
-                        "failed",
-                        f"internal error: {type(err).__name__}: {err}",
-                    )
-                )
+            elif item.output.exists() and not overwrite:  # another one finished it meanwhile
+                claim.release()
+                report(FileResult(item.source, item.output, "skipped", "output exists"))
+            else:
+                with claim:
+                    tiles = file_progress(item) if file_progress else progress
+                    result = _run_item(item, runner, settings, overwrite, max_pixels, tiles)
+                if result is None:
+                    summary.cancelled = True
+                    break
+                report(result)
         progress.update(index + 1, len(items), str(item.source))
     return summary
+
+
+def _acquire(claim: Claim) -> int | None:
+    """Claim an output; None when ours, else the other process's pid. A folder we cannot
+    write a claim into is reported by the write itself, so it counts as ours."""
+    try:
+        claim.path.parent.mkdir(parents=True, exist_ok=True)
+        return claim.acquire()
+    except OSError:
+        return None
+
+
+def _run_item(item, runner, settings, overwrite, max_pixels, tiles) -> FileResult | None:
+    """Colorize one planned item; its result (never raises for a bad file), None if cancelled."""
+    started = time.perf_counter()
+    try:
+        notes, used = colorize_file(
+            item.source,
+            item.output,
+            runner,
+            settings,
+            max_pixels=max_pixels,
+            progress=tiles,
+            hints=item.hints,
+            replace=overwrite,
+        )
+    except Cancelled:
+        return None
+    except OutputExistsError:
+        reason = "output appeared meanwhile (another process); kept as it is"
+        return FileResult(item.source, item.output, "skipped", reason)
+    except ColorizerError as err:
+        return FileResult(item.source, item.output, "failed", _strip_path(err, item))
+    except MemoryError:
+        reason = "out of memory (try a smaller --render-size)"
+        return FileResult(item.source, item.output, "failed", reason)
+    except Exception as err:  # a bug must not stop the other files
+        log.exception("unexpected error on %s", item.source)
+        reason = f"internal error: {type(err).__name__}: {err}"
+        return FileResult(item.source, item.output, "failed", reason)
+    seconds = time.perf_counter() - started
+    return FileResult(item.source, item.output, "done", seconds=seconds, notes=notes, hints=used)
 
 
 def _strip_path(err: Exception, item: BatchItem) -> str:

@@ -29,6 +29,7 @@ from models.errors import (
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
+    OutputExistsError,
     UnsupportedFormatError,
 )
 
@@ -307,12 +308,14 @@ def write_image(
     alpha: np.ndarray | None = None,
     exif: bytes | None = None,
     icc_profile: bytes | None = None,
+    replace: bool = True,
 ) -> list[str]:
     """Encode ``rgb`` (H, W, 3) uint8/uint16 into ``path`` atomically; format from the suffix.
 
     Returns notes about what the format could not keep (16-bit, alpha), for the caller to show.
     Raises :class:`ImageWriteError` with the reason when the file cannot be written; a failed
-    write leaves neither a partial file nor a changed target.
+    write leaves neither a partial file nor a changed target. ``replace=False``: a file that
+    appeared at ``path`` meanwhile is kept and :class:`OutputExistsError` raised.
     """
     path = Path(path)
     fmt = WRITE_FORMATS.get(path.suffix.lower())
@@ -330,11 +333,19 @@ def write_image(
         alpha = alpha.astype(rgb.dtype)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file where the folder should be, no permission, ...
+        raise ImageWriteError(f"{path}: cannot write ({_reason(err)})") from None
+    try:
         write_atomically(
-            path, lambda tmp: _encode_to(tmp, fmt, rgb, alpha, exif, icc_profile), fsync=True
+            path,
+            lambda tmp: _encode_to(tmp, fmt, rgb, alpha, exif, icc_profile),
+            fsync=True,
+            replace=replace,
         )
     except ImageWriteError:
         raise
+    except FileExistsError:
+        raise OutputExistsError(f"{path}: appeared while this photo was colorized") from None
     except OSError as err:
         raise ImageWriteError(f"{path}: cannot write ({_reason(err)})") from None
     return notes

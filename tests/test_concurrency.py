@@ -1,0 +1,128 @@
+"""Two processes on one output folder: each output is made once and never replaced."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorizer_app.engine.batch import collect_inputs, plan, run_batch
+from colorizer_app.engine.pipeline import ColorizeSettings
+from models.atomic import Claim, write_atomically
+from tests.conftest import smooth_photo
+
+
+def test_a_claim_is_exclusive_and_a_dead_holders_claim_is_taken_over(tmp_path):
+    target = tmp_path / "out.png"
+    first, second = Claim(target), Claim(target)
+    assert first.acquire() is None and first.held
+    assert second.acquire() == os.getpid() and not second.held  # held by a live process
+    first.release()
+    assert not first.path.exists()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    first.path.write_text(dead)  # left behind by a process killed mid-file
+    with Claim(target) as third:
+        assert third.acquire() is None and third.held
+    assert not third.path.exists()
+
+
+def test_no_clobber_write_keeps_what_appeared_meanwhile(tmp_path):
+    target = tmp_path / "x.txt"
+
+    def write(tmp):
+        tmp.write_text("ours")
+        target.write_text("theirs")  # another process finished first
+
+    with pytest.raises(FileExistsError):
+        write_atomically(target, write, replace=False)
+    assert target.read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]  # no temporary left
+    write_atomically(target, lambda tmp: tmp.write_text("ours"))  # replace=True: replaces
+    assert target.read_text() == "ours"
+
+
+def test_an_output_made_by_another_process_meanwhile_is_kept(tmp_path, tiny_generator, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(smooth_photo(40, 50)).save(src / "a.png")
+    items = plan(collect_inputs([src]), out)
+    settings = ColorizeSettings(render_size=64)
+    from colorizer_app.engine import batch
+
+    real = batch.colorize
+
+    def colorize_while_another_finishes(*args, **kw):
+        result = real(*args, **kw)
+        (out / "a.png").write_bytes(b"the other process's output")
+        return result
+
+    monkeypatch.setattr(batch, "colorize", colorize_while_another_finishes)
+    summary = run_batch(items, settings.make_runner(tiny_generator), settings)
+    (result,) = summary.results
+    assert result.status == "skipped" and "another process" in result.reason
+    assert (out / "a.png").read_bytes() == b"the other process's output"
+
+
+def test_a_file_claimed_by_a_running_process_is_skipped(tmp_path, tiny_generator):
+    src, out = tmp_path / "in", tmp_path / "out"
+    (out).mkdir(parents=True)
+    src.mkdir()
+    Image.fromarray(smooth_photo(40, 50)).save(src / "a.png")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        Claim(out / "a.png").path.write_text(str(sleeper.pid))
+        settings = ColorizeSettings(render_size=64)
+        summary = run_batch(
+            plan(collect_inputs([src]), out), settings.make_runner(tiny_generator), settings
+        )
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    (result,) = summary.results
+    assert result.status == "skipped" and f"process {sleeper.pid}" in result.reason
+    assert not (out / "a.png").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_folder_make_each_output_once(tmp_path, tiny_model_file):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(8):
+        Image.fromarray(smooth_photo(120, 160, seed=i)).save(src / f"p{i}.png")
+    command = [
+        sys.executable,
+        "-m",
+        "colorizer_app",
+        "colorize",
+        str(src),
+        "-o",
+        str(out),
+        "--model",
+        str(tiny_model_file),
+        "--render-size",
+        "full",
+        "-q",
+    ]
+    runs = [
+        subprocess.Popen(
+            [*command, "--report", str(tmp_path / f"r{k}.csv")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for k in (0, 1)
+    ]
+    for run in runs:
+        run.communicate(timeout=300)
+        assert run.returncode == 0
+    done = []
+    for k in (0, 1):
+        with open(tmp_path / f"r{k}.csv", newline="") as handle:
+            done += [r["source"] for r in csv.DictReader(handle) if r["status"] == "done"]
+    assert sorted(done) == sorted(str(p) for p in src.glob("*.png"))  # each made exactly once
+    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(8)]
+    assert all(np.asarray(Image.open(p)).shape == (120, 160, 3) for p in out.iterdir())

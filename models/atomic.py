@@ -24,6 +24,20 @@ def create_temp(target: Path, suffix: str = ".part") -> tuple[int, Path]:
             continue
 
 
+def default_mode() -> int:
+    """The permissions a new file of this user gets (0o666 less the umask)."""
+    try:  # Linux: read the umask without changing it
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomically(
     target: str | os.PathLike,
     write: Callable[[Path], object],

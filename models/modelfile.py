@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from models.atomic import create_temp
+from models.atomic import create_temp, default_mode
 from models.color import AB_SCALE, L_SCALE
 from models.errors import ModelFileError
 from models.networks import (
@@ -122,6 +122,7 @@ def save_generator(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, default_mode())  # safetensors creates its file owner-only (0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -293,3 +293,13 @@ def test_v2_files_without_the_new_fields_still_load(tmp_path):
     old.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
     info = load_generator(old).info
     assert not info.takes_hints and info.heads == ["regression"]
+
+
+def test_model_files_get_the_users_normal_permissions(tmp_path):
+    import os
+
+    from models.atomic import default_mode
+
+    path = make_generator_file(tmp_path / "m.safetensors")
+    assert os.stat(path).st_mode & 0o777 == default_mode()
+    assert default_mode() & 0o600 == 0o600

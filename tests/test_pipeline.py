@@ -251,3 +251,13 @@ def test_fit_long_side(dtype):
     assert fit_long_side(image, 500) is image  # fits: no copy, never upscaled
     assert fit_long_side(image, None) is image
     assert fit_long_side(np.zeros((1, 999), dtype), 100).shape == (1, 100)  # never 0 px
+
+
+@pytest.mark.parametrize("precision, advice", [("fp32", "damaged"), ("bf16", "--precision fp32")])
+def test_nan_from_the_network_gives_advice_that_fits(
+    tiny_generator, monkeypatch, precision, advice
+):
+    runner = GeneratorRunner(tiny_generator, device="cpu", precision=precision, batch_size=1)
+    monkeypatch.setattr(runner, "_decode", lambda x: torch.full((len(x), 2, 256, 256), np.nan))
+    with pytest.raises(InferenceError, match=advice):
+        runner(np.zeros((1, 1, 256, 256), np.float32))

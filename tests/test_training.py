@@ -478,3 +478,38 @@ def test_no_readable_image_stops_with_the_reasons(tmp_path):
     (message,) = errors
     assert message.startswith("none of the 6 training images could be read")
     assert "broken0.jpg" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--lr", "nan"], "lr must be in (0, 1], got nan"),
+        (["--lr-d", "nan"], "lr_d must be in"),
+        (["--beta1", "5"], "beta1 must be in [0, 1)"),
+        (["--epochs", "nan"], "epochs must be in"),
+        (["--checkpoint-every", "0"], "checkpoint_every must be in [1"),
+        (["--log-every", "0"], "log_every must be in [1"),
+        (["--image-size", "100000"], "image_size must be in [16, 4096]"),
+        (["--ema", "1.5"], "ema must be in [0, 1)"),
+    ],
+)
+def test_bad_settings_are_one_line_before_any_work(tmp_path, capsys, flags, message):
+    from colorizer_app.cli import main
+
+    code = main(["train", "--data", str(tmp_path), "--run-dir", str(tmp_path / "r"), *flags])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # nothing started
+
+
+def test_blown_up_weights_are_not_exported(photos, tmp_path):
+    from trainer.export import export
+
+    run = tmp_path / "inf"
+    cfg = tiny(photos, run, steps=2, loss="l1")
+    loaded = load_generator(train(cfg)).module
+    bn = next(m for m in loaded.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.running_var.fill_(float("inf"))  # what --lr 1e9 does to the running statistics
+    with pytest.raises(TrainingError, match="NaN or infinite values"):
+        export(run, loaded, loaded.config, cfg, 2, 1.0, "cpu", 2, path=tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()

@@ -14,7 +14,7 @@ defaults and their meaning from here.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from models.networks import ConfigMixin
@@ -134,27 +134,11 @@ class TrainConfig(ConfigMixin):
     )
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.image_size < 16:
-            problems.append("image_size must be at least 16")
-        if self.batch_size < 1:
-            problems.append("batch_size must be at least 1")
-        if not 0 <= self.val_fraction < 1:
-            problems.append("val_fraction must be in [0, 1)")
-        if not 0 < self.scale_min <= self.scale_max <= 1.0:
-            problems.append("need 0 < scale_min <= scale_max <= 1")
+        problems = [p for name, *bounds in _RANGES if (p := self._check(name, *bounds))]
+        if self.scale_min > self.scale_max:
+            problems.append("scale_min must not exceed scale_max")
         if self.epochs <= 0 and self.steps <= 0:
             problems.append("epochs or steps must be positive")
-        if self.lr <= 0:
-            problems.append("lr must be positive")
-        if not 0.0 <= self.ema < 1.0:
-            problems.append("ema must be in [0, 1)")
-        if not 0.0 <= self.degrade <= 1.0:
-            problems.append("degrade must be in [0, 1]")
-        if not 0.0 < self.rebalance <= 1.0:
-            problems.append("rebalance must be in (0, 1]")
-        if not 0.01 <= self.temperature <= 10.0:
-            problems.append("temperature must be in [0.01, 10]")
         if self.architecture == "autoencoder" and self.loss == "gan_l1":
             problems.append(
                 "the autoencoder baseline has no discriminator: use loss 'mse' (its recipe) "
@@ -163,9 +147,67 @@ class TrainConfig(ConfigMixin):
         if problems:
             raise ValueError("; ".join(problems))
 
+    def _check(self, name: str, lo: float, hi: float, open_lo: bool, open_hi: bool) -> str:
+        """A problem with the number ``name`` (type, NaN, range), or ''."""
+        value = getattr(self, name)
+        whole = isinstance(_DEFAULTS[name], int)
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return f"{name} must be {'a whole number' if whole else 'a number'}, got {value!r}"
+        inside = (lo < value if open_lo else lo <= value) and (
+            value < hi if open_hi else value <= hi
+        )
+        if not inside:  # NaN is never inside
+            return (
+                f"{name} must be in {'(' if open_lo else '['}{lo:g}, {hi:g}"
+                f"{')' if open_hi else ']'}, got {value!r}"
+            )
+        return ""
+
     @property
     def adversarial(self) -> bool:
         return self.loss == "gan_l1"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+# Every number's allowed range: (name, low, high, low excluded, high excluded). Checked up
+# front, so a bad value is one clear line before any work starts (never a traceback later).
+_RANGES = (
+    ("image_size", 16, 4096, False, False),
+    ("scale_min", 0, 1, True, False),
+    ("scale_max", 0, 1, True, False),
+    ("rotate_degrees", 0, 180, False, False),
+    ("val_fraction", 0, 1, False, True),
+    ("val_max", 0, 1_000_000, False, False),
+    ("max_images", 0, 1e12, False, False),
+    ("workers", 0, 256, False, False),
+    ("ngf", 1, 512, False, False),
+    ("num_downs", 1, 12, False, False),
+    ("dropout", 0, 1, False, True),
+    ("ndf", 1, 512, False, False),
+    ("lambda_l1", 0, 1e6, False, False),
+    ("warmup_epochs", 0, 1e6, False, False),
+    ("lr", 0, 1, True, False),
+    ("lr_d", 0, 1, False, False),
+    ("beta1", 0, 1, False, True),
+    ("beta2", 0, 1, False, True),
+    ("lr_decay_start", 0, 1, False, False),
+    ("batch_size", 1, 65536, False, False),
+    ("epochs", 0, 1e6, False, False),
+    ("steps", 0, 1e12, False, False),
+    ("seed", 0, 2**63 - 1, False, False),
+    ("bin_grid", 2, 40, False, False),
+    ("rebalance", 0, 1, True, False),
+    ("ce_weight", 0, 1e6, False, False),
+    ("reg_weight", 0, 1e6, False, False),
+    ("temperature", 0.01, 10, False, False),
+    ("degrade", 0, 1, False, False),
+    ("ema", 0, 1, False, True),
+    ("checkpoint_every", 1, 1e12, False, False),
+    ("eval_every", 0, 1e12, False, False),
+    ("log_every", 1, 1e12, False, False),
+    ("sample_count", 0, 64, False, False),
+)
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}

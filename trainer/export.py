@@ -74,6 +74,16 @@ def export(
         recommended=recommended,
     )
     generator.eval()
+    broken = [
+        k
+        for k, v in generator.state_dict().items()
+        if v.is_floating_point() and not v.isfinite().all()
+    ]
+    if broken:  # e.g. BatchNorm statistics blown up by a far too high learning rate
+        raise TrainingError(
+            f"{run_dir}: the trained weights hold NaN or infinite values ({broken[0]}"
+            f"{' and more' if len(broken) > 1 else ''}); lower the learning rate and train again"
+        )
     return save_generator(path or run_dir / "generator.safetensors", generator, info, dtype=dtype)
 
 

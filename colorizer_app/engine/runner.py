@@ -143,9 +143,13 @@ class GeneratorRunner:
             raise InferenceError(f"the model failed on {self.device}: {err}") from err
         y = y.float().cpu().numpy()
         if not np.isfinite(y).all():
-            raise InferenceError(
-                f"the model produced NaN/Inf values ({self.precision} on {self.device}); "
+            advice = (
                 "try --precision fp32"
+                if self.precision != "fp32"
+                else "the model file is probably damaged; try another model"
+            )
+            raise InferenceError(
+                f"the model produced NaN/Inf values ({self.precision} on {self.device}); " + advice
             )
         return y
 

@@ -16,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 from pathlib import Path
@@ -52,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, help="recommended annealed-mean temperature")
     parser.add_argument(
         "--stages-from", metavar="FILE", help="a model file whose training stages come first"
+    )
+    parser.add_argument(
+        "--evaluation",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("SET", "JSON"),
+        help="a `colorizer evaluate --json` summary at the recommended settings, stored under "
+        "metrics.evaluation.SET",
     )
     args = parser.parse_args(argv)
 
@@ -96,7 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         final.info.config,
         color_space=final.info.color_space,
         training=training,
-        metrics=final.info.metrics,
+        metrics={
+            **final.info.metrics,
+            **(
+                {"evaluation": {k: json.loads(Path(v).read_text()) for k, v in args.evaluation}}
+                if args.evaluation
+                else {}
+            ),
+        },
         name=args.name,
         recommended={
             key: value

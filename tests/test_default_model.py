@@ -48,8 +48,12 @@ def test_default_model_follows_a_hint_where_it_is():
     scale = plain.shape[0] / gray.shape[0]
     y, x = round(420 * scale), round(100 * scale)
     near = hinted[y - 2 : y + 3, x - 2 : x + 3].mean((0, 1))
-    assert near[0] < plain[y - 2 : y + 3, x - 2 : x + 3, 0].mean() - 10  # a turned green
-    assert np.linalg.norm(near - (hint.a, hint.b)) < 0.5 * np.linalg.norm((hint.a, hint.b))
+    before = plain[y - 2 : y + 3, x - 2 : x + 3].mean((0, 1))
+    assert near[0] < before[0] - 10  # a moved towards green
+    # closer to the hint's colour by more than 10 Lab units (the shipped model follows hints
+    # only part of the way: docs/MODEL_CARD.md, hints curve)
+    target = np.array((hint.a, hint.b))
+    assert np.linalg.norm(near - target) < np.linalg.norm(before - target) - 10
     far = np.abs(hinted[: y // 3, -plain.shape[1] // 3 :] - plain[: y // 3, -plain.shape[1] // 3 :])
     assert far.mean() < 2.0  # the far corner (top right: the shuttle model) barely changes
 

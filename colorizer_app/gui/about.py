@@ -55,6 +55,16 @@ def model_card(path: Path | None) -> str:
         "Architecture": f"{type(info.config).__name__.replace('Config', '')} "
         + ", ".join(f"{k} {v}" for k, v in config.items()),
         "Colour space": info.color_space,
+        "Heads": ", ".join(info.heads),
+        "Colour hints": "yes" if info.takes_hints else "no",
+        "Reads colour by": (
+            f"{info.recommended.get('decoder', 'regression')}"
+            + (
+                f", temperature {info.recommended['temperature']:g}"
+                if "temperature" in info.recommended
+                else ""
+            )
+        ),
     }
     recipe = {
         "Recipe": training.get("recipe"),
@@ -83,14 +93,24 @@ def model_card(path: Path | None) -> str:
             )
         numbers["Validation images"] = metrics.get("images")
         text += "<h3>Validation when it was trained</h3>" + _rows(numbers)
+    for name, s in (metrics.get("evaluation") or {}).items():  # at the recommended settings
+        if isinstance(s, dict) and {"psnr", "gray_psnr", "colourfulness_ratio"} <= set(s):
+            text += f"<h3>{html.escape(str(name))} (recommended settings)</h3>" + _rows(
+                {
+                    "PSNR (dB)": f"{s['psnr']:.2f} (gray input {s['gray_psnr']:.2f})",
+                    "Colourfulness": f"{s['colourfulness_ratio']:.0%} of the truth's",
+                    "Images": s.get("images"),
+                }
+            )
     return text
 
 
 def about_html(model_path: Path | None) -> str:
     return (
         f"<h2>Colorizer {html.escape(__version__)}</h2>"
-        "<p>Brings black-and-white photographs back to colour: a Pix2Pix U-Net generator "
-        "trained from scratch, run tile by tile so scans of any size fit in bounded memory."
+        "<p>Brings black-and-white photographs back to colour: a U-Net that predicts the "
+        "probable colours of every pixel (and takes colour hints), trained from scratch, run "
+        "tile by tile so scans of any size fit in bounded memory."
         "</p>" + _rows(versions()) + model_card(model_path)
     )
 

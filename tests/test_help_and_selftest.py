@@ -37,6 +37,10 @@ def test_model_card_of_the_shipped_model(qapp):
     assert "λ L1" not in card  # an L1-only model: no adversarial weight to show
     if len(read_info(path).training.get("stages", [])) > 1:
         assert "Stages" in card
+    info = read_info(path)
+    assert ("Colour hints" in card) and (("yes" in card) == info.takes_hints)
+    for name in (info.metrics.get("evaluation") or {}):
+        assert f"{name} (recommended settings)" in card
 
 
 def test_user_guide_opens_with_its_screenshots(qtbot, window):

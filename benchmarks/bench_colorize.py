@@ -93,6 +93,7 @@ def one_run(photo: Path, model: Path, render: int | None, out_dir: Path) -> dict
 
     class Timed:
         batch_size = runner.batch_size
+        takes_hints = runner.takes_hints
 
         def __call__(self, batch):
             nonlocal network, tiles

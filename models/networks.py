@@ -128,7 +128,8 @@ class UNetGenerator(nn.Module):
     hints) hint a, b normalised like the output and a 0/1 mask; H and W multiples of
     ``config.multiple``. Output ``(N, out_channels, H, W)`` in [-1, 1] (the regression head);
     with ``logits=True`` also the colour distribution head's ``(N, num_bins, H/2, W/2)``
-    logits over the bins in the ``ab_bins`` buffer.
+    logits over the bins in the ``ab_bins`` buffer (``regression=False``: the logits alone,
+    the regression head is not run and None returned in its place).
     """
 
     def __init__(self, config: GeneratorConfig = GeneratorConfig()) -> None:
@@ -191,7 +192,7 @@ class UNetGenerator(nn.Module):
 
         self.apply(init_weights)
 
-    def forward(self, x: torch.Tensor, *, logits: bool = False):
+    def forward(self, x: torch.Tensor, *, logits: bool = False, regression: bool = True):
         m = self.config.multiple
         if x.shape[-1] % m or x.shape[-2] % m:
             raise ValueError(f"input {tuple(x.shape[-2:])} is not a multiple of {m}")
@@ -209,12 +210,14 @@ class UNetGenerator(nn.Module):
                 x = torch.cat([x, skips[-1 - j]], dim=1)
             if j == len(self.up) - 1:
                 features = x  # what the outermost block and the distribution head read
+                if not regression:  # only the distribution wanted: skip the full-res block
+                    break
             x = block(x)
         if not logits:
             return x
         if not self.config.num_bins:
             raise ValueError("this generator has no colour distribution head")
-        return x, self.class_head(features)
+        return (x if regression else None), self.class_head(features)
 
 
 class PatchDiscriminator(nn.Module):

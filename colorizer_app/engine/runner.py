@@ -88,7 +88,7 @@ class GeneratorRunner:
             raise SettingsError("this model has no colour distribution head")
 
         def probabilities(x: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(self.module(x, logits=True)[1].float(), dim=1)
+            return torch.softmax(self.module(x, logits=True, regression=False)[1].float(), dim=1)
 
         return self._batched(batch, probabilities)
 

@@ -79,13 +79,17 @@ def kodak_sheet(models, folder: Path, count: int, thumb: int) -> np.ndarray:
     return _grid(rows)
 
 
+def _two_per_row(cells: list[np.ndarray]) -> np.ndarray:
+    return _grid([_hstack(cells[i : i + 2], pad=12) for i in range(0, len(cells), 2)])
+
+
 def hints_sheet(model, folder: Path, count: int, hints: int, thumb: int) -> np.ndarray:
     """Kodak images with ``hints`` colour hints simulated from the truth (as ``evaluate
     --hints`` draws them): gray | automatic | with hints (hints marked) | truth."""
     from trainer.evaluate import simulated_hints
 
     _, runner, settings = model
-    rows, cells = [], []
+    cells = []
     for index, f in enumerate(sorted(folder.glob("*.png"))[:count]):
         truth = as_rgb8(read_image(f).pixels)
         given = simulated_hints(truth, settings, hints, seed=(0, index + 1))
@@ -111,18 +115,12 @@ def hints_sheet(model, folder: Path, count: int, hints: int, thumb: int) -> np.n
                 f"{f.stem}: gray | automatic | {hints} hints | truth",
             )
         )
-        if len(cells) == 2:
-            rows.append(_hstack(cells, pad=12))
-            cells = []
-    if cells:
-        rows.append(_hstack(cells, pad=12))
-    return _grid(rows)
+    return _two_per_row(cells)
 
 
 def historical_sheet(models, folder: Path, thumb: int, crop: int) -> np.ndarray:
     """Input, then each model's result and a 100% crop of it (the last model's crop only
-    when there are several)."""
-    rows = []
+    when there are several) at the same place."""
     cells = []
     names = " | ".join(label for label, _, _ in models)
     for f in sorted(folder.glob("*.jpg")):
@@ -140,12 +138,7 @@ def historical_sheet(models, folder: Path, thumb: int, crop: int) -> np.ndarray:
                 f"{f.stem} ({w}x{h}): input | {names} | 100% crops",
             )
         )
-        if len(cells) == 2:
-            rows.append(_hstack(cells, pad=12))
-            cells = []
-    if cells:
-        rows.append(_hstack(cells, pad=12))
-    return _grid(rows)
+    return _two_per_row(cells)
 
 
 def main() -> None:

@@ -43,7 +43,8 @@ def test_open_colorize_differs_from_input(qtbot, window):
     assert ws.viewer.mode == Mode.COLORIZED
 
 
-def test_cancel_mid_run_leaves_no_thread(qtbot, window, tmp_path):
+def start_a_long_run(qtbot, window, tmp_path):
+    """Colorize a 3 MP photo at full resolution and wait until its first tile is done."""
     big = tmp_path / "big.png"
     Image.fromarray(smooth_photo(1500, 2000)).save(big)
     open_and_wait(qtbot, window, big)
@@ -53,6 +54,11 @@ def test_cancel_mid_run_leaves_no_thread(qtbot, window, tmp_path):
     ws.progress.valueChanged.connect(progressed.append)
     ws.colorize()
     qtbot.waitUntil(lambda: bool(progressed) and progressed[-1] >= 1, timeout=30000)
+    return ws
+
+
+def test_cancel_mid_run_leaves_no_thread(qtbot, window, tmp_path):
+    ws = start_a_long_run(qtbot, window, tmp_path)
     ws.cancel()
     qtbot.waitUntil(lambda: not ws.busy(), timeout=30000)
     assert ws.doc.ab is None and ws.colorize_button.isEnabled()
@@ -231,15 +237,7 @@ def test_shutdown_with_a_running_worker_does_not_wait_out_its_timeout(qtbot, win
 
     from colorizer_app.gui import workers
 
-    big = tmp_path / "big.png"
-    Image.fromarray(smooth_photo(1500, 2000)).save(big)
-    open_and_wait(qtbot, window, big)
-    ws = window.workspace
-    ws.controls.render.setCurrentText("full")
-    progressed = []
-    ws.progress.valueChanged.connect(progressed.append)
-    ws.colorize()
-    qtbot.waitUntil(lambda: bool(progressed) and progressed[-1] >= 1, timeout=30000)
+    ws = start_a_long_run(qtbot, window, tmp_path)
     started = time.monotonic()
     ws.shutdown(timeout_ms=10000)
     waited = time.monotonic() - started

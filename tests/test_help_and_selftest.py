@@ -39,7 +39,7 @@ def test_model_card_of_the_shipped_model(qapp):
         assert "Stages" in card
     info = read_info(path)
     assert ("Colour hints" in card) and (("yes" in card) == info.takes_hints)
-    for name in (info.metrics.get("evaluation") or {}):
+    for name in info.metrics.get("evaluation") or {}:
         assert f"{name} (recommended settings)" in card
 
 

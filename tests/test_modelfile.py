@@ -111,12 +111,16 @@ def test_text_file_with_model_extension(tmp_path):
         load_generator(bad)
 
 
-def _rewrite_metadata(src, dst, **changes):
-    """Copy a model file with its JSON description edited."""
+def _rewrite_metadata(src, dst, *, drop=(), **changes):
+    """Copy a model file with its JSON description edited (``drop``: keys to remove, with
+    "architecture.x" for a key of the architecture)."""
     data = src.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8 : 8 + n])
     meta = json.loads(header["__metadata__"]["colorizer"])
+    for key in drop:
+        outer, _, inner = key.rpartition(".")
+        (meta[outer] if outer else meta).pop(inner)
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(meta.get(key), dict):
             meta[key].update(value)
@@ -279,18 +283,10 @@ def test_a_v3_file_with_a_broken_prior_is_refused(tmp_path):
 
 def test_v2_files_without_the_new_fields_still_load(tmp_path):
     src = make_generator_file(tmp_path / "m.safetensors")
-    data = src.read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    meta = json.loads(header["__metadata__"]["colorizer"])
-    for key in ("hint_channels", "num_bins", "bin_grid"):
-        meta["architecture"].pop(key)
-    meta.pop("heads"), meta.pop("hint_channels")
-    header["__metadata__"]["colorizer"] = json.dumps(meta)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    old = tmp_path / "old.safetensors"
-    old.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+    drop = ["heads", "hint_channels"] + [
+        f"architecture.{k}" for k in ("hint_channels", "num_bins", "bin_grid")
+    ]
+    old = _rewrite_metadata(src, tmp_path / "old.safetensors", drop=drop)
     info = load_generator(old).info
     assert not info.takes_hints and info.heads == ["regression"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 from colorizer_app import __version__
@@ -104,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl+C while starting (imports, parsing): one line, no trace
+        print("\ncolorizer: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     # `colorizer` alone, or `colorizer PHOTO`, opens the desktop app
@@ -156,6 +165,26 @@ def _gui(path: str | None) -> int:
 
 
 def _colorize(args: argparse.Namespace) -> int:
+    """The colorize command; Ctrl+C or SIGTERM at any moment ends it with one line and 130
+    (the atomic writes leave no half-written output, claims are released)."""
+
+    def terminate(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        return _colorize_files(args)
+    except KeyboardInterrupt:
+        print(
+            "\ncolorizer: interrupted; finished outputs are kept, none is half-written",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _colorize_files(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from colorizer_app.engine import (
@@ -224,18 +253,21 @@ def _colorize(args: argparse.Namespace) -> int:
             file_progress=tile_bar,
             on_result=on_result,
         )
-    except KeyboardInterrupt:
+    finally:
         files_bar.close()
-        print(
-            "\ncolorizer: interrupted; finished outputs are kept, none is half-written",
-            file=sys.stderr,
-        )
-        return 130
-    files_bar.close()
+    report_failed = False
     if args.report:
-        summary.write_csv(args.report)
+        try:
+            summary.write_csv(args.report)
+        except OSError as err:  # a missing folder, a read-only or full disk: say so, go on
+            report_failed = True
+            print(
+                f"colorizer: error: the report {args.report} could not be written "
+                f"({err.strerror or err})",
+                file=sys.stderr,
+            )
     print(f"colorizer: {summary.line()}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or report_failed else 0
 
 
 class _TqdmProgress:

@@ -354,3 +354,73 @@ def test_the_model_files_recommendation_is_the_default_and_options_win(tmp_path,
     assert main([*args, "--strength", "1"]) == 0
     out = read_image(tmp_path / "own" / "a.png").pixels.astype(int)
     assert np.abs(out[..., 0] - out[..., 2]).mean() > 1  # the option wins: coloured
+
+
+def test_a_report_that_cannot_be_written_keeps_the_summary(
+    album, tmp_path, tiny_model_file, capsys
+):
+    report = tmp_path / "missing-folder" / "report.csv"
+    code = main(
+        [
+            "colorize",
+            str(album / "wedding.jpg"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_model_file),
+            "--report",
+            str(report),
+            *FAST,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "the report" in err and "could not be written" in err
+    assert "1 done, 0 skipped, 0 failed" in err  # the batch's result is not lost
+    assert (tmp_path / "out" / "wedding.jpg").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, after", [("SIGTERM", 3.0), ("SIGINT", 1.0)])
+def test_a_signal_at_any_moment_is_one_line_and_no_partial_file(
+    tmp_path, tiny_model_file, sig, after
+):
+    """SIGTERM mid-run, or Ctrl+C while the command is still starting: exit 130 with one line,
+    no traceback, no temporary or half-written file, no leftover claim."""
+    import signal
+    import time
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_photo(1200, 1600, seed=i)).save(src / f"p{i}.png")
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "colorizer_app",
+            "colorize",
+            str(src),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_file),
+            "--render-size",
+            "full",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(after)
+    run.send_signal(getattr(signal, sig))
+    _, err = run.communicate(timeout=120)
+    if run.returncode == 0:
+        pytest.skip("the run finished before the signal (a very fast machine)")
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    leftovers = [p.name for p in out.rglob("*") if p.name.startswith(".")] if out.exists() else []
+    assert leftovers == []
+    for p in out.glob("*.png") if out.exists() else []:
+        assert Image.open(p).size == (1600, 1200)  # every output there is whole

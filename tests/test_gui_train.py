@@ -73,7 +73,8 @@ def test_tiny_run_plots_previews_and_its_model_reaches_the_picker(qtbot, window,
     code, reason = blocker.args
     assert code == 0, (reason, tab.log.toPlainText())
     # the plots received points: losses per logged step, validation per eval
-    assert len(tab.series["g_l1"][0]) >= 2 and "g_adv" in tab.series
+    # the default recipe (the shipped model's): L1 and the distribution's cross-entropy
+    assert len(tab.series["g_l1"][0]) >= 2 and "g_ce" in tab.series
     assert len(tab.series["psnr"][0]) >= 1 and len(tab.series["gray_psnr"][0]) >= 1
     xs, ys = tab.curves["g_l1"].getData()
     assert len(xs) == len(tab.series["g_l1"][0])

@@ -194,7 +194,8 @@ def test_default_model_path_is_the_shipped_file_and_none_without_it(monkeypatch)
     assert loaded.info.color_space == "lab" and loaded.info.name
     assert loaded.info.training.get("steps", 0) > 0  # a trained model, not random weights
     side = loaded.info.config.multiple
-    y = _run(loaded.module, torch.zeros(1, 1, side, side))
+    channels = loaded.info.config.input_channels  # L, and the hint channels of a v3 model
+    y = _run(loaded.module, torch.zeros(1, channels, side, side))
     assert y.shape == (1, 2, side, side) and y.abs().max() <= 1.0
     # a build without the file gets None (the CLI and the app then ask for a model file)
     monkeypatch.setattr("models.modelfile.DEFAULT_MODEL", "absent.safetensors")

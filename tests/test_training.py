@@ -299,7 +299,8 @@ def test_kill_9_during_training_leaves_a_loadable_checkpoint(photos, tmp_path):
     assert seen == 5
     state = load_checkpoint(ckpt)
     assert state["step"] >= 5
-    out = train(tiny(photos, run, steps=state["step"] + 1, eval_every=0))
+    config = TrainConfig.from_dict({**state["config"], "steps": state["step"] + 1})
+    out = train(config)  # the same run (the command line's default recipe), one step more
     assert load_generator(out).info.training["steps"] == state["step"] + 1
 
 

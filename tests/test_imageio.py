@@ -14,6 +14,7 @@ from models.errors import (
     ImageWriteError,
     UnsupportedFormatError,
 )
+from tests.conftest import smooth_photo
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
@@ -284,3 +285,33 @@ def test_eight_bit_conversions():
     assert (rgb == eight[..., None]).all()  # gray repeated into the three channels
     colour = np.full((2, 2, 3), 65535, np.uint16)
     assert (as_rgb8(colour) == 255).all() and as_rgb8(colour).flags.c_contiguous
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+@pytest.mark.parametrize("compression", ["lzw", "zlib", "zstd", "lzma", "packbits"])
+def test_compressed_tiffs_are_read_exactly(tmp_path, bits, compression):
+    """Scanners write LZW (and Deflate, ...) TIFFs by default: read them bit-exactly."""
+    pixels = smooth_photo(60, 80, color=True, dtype=np.uint8 if bits == 8 else np.uint16)
+    path = tmp_path / f"{compression}.tif"
+    tifffile.imwrite(path, pixels, compression=compression, photometric="rgb")
+    photo = read_image(path)
+    assert photo.pixels.dtype == pixels.dtype
+    np.testing.assert_array_equal(photo.pixels, pixels)
+
+
+def test_jpeg_and_webp_in_tiff_are_read(tmp_path):
+    pixels = smooth_photo(60, 80, color=True)
+    tifffile.imwrite(tmp_path / "j.tif", pixels, compression="jpeg", photometric="rgb")
+    tifffile.imwrite(tmp_path / "w.tif", pixels, compression="webp", photometric="rgb")
+    for name in ("j.tif", "w.tif"):  # Pillow's libtiff cannot decode WebP: tifffile does
+        photo = read_image(tmp_path / name)
+        assert photo.pixels.shape == pixels.shape
+        assert np.abs(photo.pixels.astype(int) - pixels).mean() < 4
+    # 12-bit JPEG-in-TIFF (Pillow cannot open it): scaled to the 16-bit range
+    deep = smooth_photo(60, 80, color=True, dtype=np.uint16)
+    tifffile.imwrite(
+        tmp_path / "d.tif", deep >> 4, compression="jpeg", photometric="rgb", bitspersample=12
+    )
+    photo = read_image(tmp_path / "d.tif")
+    assert photo.pixels.dtype == np.uint16
+    assert np.abs(photo.pixels.astype(int) - deep).mean() < 300  # lossy, but the full range

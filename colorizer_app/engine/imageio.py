@@ -130,6 +130,8 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
             with Image.open(path) as im:
                 return _decode(path, im, max_pixels)
     except Image.UnidentifiedImageError:
+        if _is_tiff(path):  # a TIFF Pillow cannot open (16-bit JPEG-in-TIFF, ...): tifffile
+            return _read_with_tifffile(path, max_pixels)
         raise ImageReadError(f"{path}: not an image, or a damaged one") from None
     except Image.DecompressionBombError:  # Pillow's own guard trips above twice our limit
         raise ImageTooLargeError(
@@ -140,6 +142,36 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         raise ImageReadError(f"{path}: permission denied") from None
     except (OSError, SyntaxError, ValueError) as err:  # Pillow reports damage with these
         raise ImageReadError(f"{path}: truncated or corrupt ({_reason(err)})") from None
+
+
+def _is_tiff(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+
+def _read_with_tifffile(path: Path, max_pixels: int) -> Photo:
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            height, width = page.shape[:2]
+            tags = {tag.code: tag.value for tag in page.tags.values()}
+    except Exception as err:  # tifffile raises many types for damaged files
+        raise ImageReadError(f"{path}: not an image, or a damaged one ({_reason(err)})") from None
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, above the "
+            f"limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels if you trust the file)"
+        )
+    array = _tiff_pixels(path)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise UnsupportedFormatError(f"{path}: {array.dtype} pixels are not supported")
+    pixels, alpha = _split_alpha(path, array)
+    orientation = int(tags.get(274, 1) or 1)
+    orientation = orientation if orientation in range(1, 9) else 1
+    pixels = _orient(pixels, orientation)
+    alpha = None if alpha is None else _orient(alpha, orientation)
+    icc = tags.get(34675) or None
+    return Photo(pixels=pixels, alpha=alpha, format="TIFF", icc_profile=icc, path=path)
 
 
 def _check_readable(path: Path) -> None:
@@ -175,6 +207,11 @@ def _decode(path: Path, im: Image.Image, max_pixels: int) -> Photo:
     icc = im.info.get("icc_profile") or None
     if _bit_depth(path, im) > 8:
         pixels, alpha = _decode_16bit(path, fmt)
+    elif fmt == "TIFF":
+        try:
+            pixels, alpha = _decode_8bit(path, im)
+        except OSError:  # a compression Pillow's libtiff lacks (WebP, ...): tifffile's codecs
+            pixels, alpha = _split_alpha(path, _tiff_pixels(path))
     else:
         pixels, alpha = _decode_8bit(path, im)
     if pixels.shape[:2] != (height, width):
@@ -235,13 +272,29 @@ def _decode_16bit(path: Path, fmt: str) -> tuple[np.ndarray, np.ndarray | None]:
                 array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
             )
     else:
-        try:
-            with tifffile.TiffFile(path) as tif:
-                array = tif.pages[0].asarray()
-        except Exception as err:  # tifffile raises many types for damaged files
-            raise ImageReadError(f"{path}: truncated or corrupt TIFF ({_reason(err)})") from None
+        array = _tiff_pixels(path)
     if array.dtype != np.uint16:
         array = array.astype(np.uint16)
+    return _split_alpha(path, array)
+
+
+def _tiff_pixels(path: Path) -> np.ndarray:
+    """The first page of a TIFF through tifffile, which decodes LZW, Deflate, Zstd, LZMA,
+    JPEG, WebP and more with the imagecodecs package."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            array, bits = page.asarray(), int(page.bitspersample)
+    except Exception as err:  # tifffile raises many types for damaged files
+        raise ImageReadError(f"{path}: truncated or corrupt TIFF ({_reason(err)})") from None
+    if array.dtype == np.uint16 and 8 < bits < 16:  # 10/12/14-bit samples: to the full range
+        scaled = array.astype(np.uint32) * 65535 // (2**bits - 1)
+        array = np.minimum(scaled, 65535).astype(np.uint16)
+    return array
+
+
+def _split_alpha(path: Path, array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gray, gray + alpha, RGB or RGBA pixels of any integer type -> (pixels, alpha)."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim == 2:

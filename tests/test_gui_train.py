@@ -226,3 +226,33 @@ def test_the_loss_plot_draws_any_logged_loss(qtbot):
     assert {item.name() for item in loss_items} == {"G MSE", "G HUBER"}
     plots.clear()
     assert plots.series == {} and plots.curves["g_mse"].getData()[0] is None
+
+
+def test_a_finished_run_can_be_taken_after_a_restart(qtbot, tab, tmp_path):
+    """Choose a finished run under Earlier runs (the app was restarted since): Use This
+    Model works on it, without resuming it first."""
+    from trainer.loop import train
+
+    photos = Path(tab.color_edit.text())
+    run = tab.runs_dir / "20260101-000000-finished"
+    train(
+        TrainConfig(
+            data=str(photos),
+            run_dir=str(run),
+            image_size=32,
+            ngf=4,
+            num_downs=5,
+            batch_size=2,
+            steps=2,
+            val_fraction=0.34,
+            name="Finished look",
+        )
+    )
+    tab.refresh_runs()
+    tab.runs.setCurrentIndex(tab.runs.findData(str(run)))
+    assert tab.use_button.isEnabled() and not tab.resume_button.isEnabled()
+    with qtbot.waitSignal(tab.model_added, timeout=30000) as added:
+        assert tab.use_model(name="Finished look")
+    path = added.args[0]
+    assert read_info(path).training["steps"] == 2
+    path.unlink()

@@ -125,6 +125,7 @@ class TrainTab(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.use_button.clicked.connect(lambda: self.use_model())
         self.resume_button.clicked.connect(lambda: self.resume())
+        self.runs.currentIndexChanged.connect(self._on_run_selected)
         self.process.event.connect(self._on_event)
         self.process.log_line.connect(self.log.appendPlainText)
         self.process.ended.connect(self._on_ended)
@@ -162,6 +163,15 @@ class TrainTab(QWidget):
             self.runs.setCurrentIndex(self.runs.findData(str(resumable[0].path)))
             self.status.setText(f"An interrupted run can be resumed: {resumable[0].name}")
         return found
+
+    def _on_run_selected(self) -> None:
+        """An earlier run chosen while nothing trains: its model can be taken (a finished
+        run too, after a restart), as long as it has a checkpoint."""
+        if self.process.running:
+            return
+        chosen = self.runs.currentData()
+        has = bool(chosen) and (Path(chosen) / "checkpoints" / "last.pt").is_file()
+        self.use_button.setEnabled(has or self._has_checkpoint)
 
     def start(self) -> bool:
         """Start a new run in its own folder; False (with a message) when it cannot."""

@@ -159,6 +159,10 @@ def test_scan_lists_and_filters_by_type(qtbot, window, album):
 
 def test_bad_choices_are_refused_with_a_message(qtbot, window, tmp_path):
     tab = window.batch
+    tab.input_edit.setText("")
+    tab.output_edit.setText("")
+    assert not tab.start(confirm=False)  # nothing chosen: ask for the photos, not the output
+    assert "folder of photos" in tab.summary.text()
     tab.input_edit.setText(str(tmp_path / "missing"))
     tab.output_edit.setText(str(tmp_path / "out"))
     assert not tab.start(confirm=False)

@@ -247,8 +247,10 @@ class BatchTab(QWidget):
         """Start the batch; returns False when it cannot (and says why)."""
         if self._job is not None:
             return False
-        source = Path(self.input_edit.text().strip())
-        out_text = self.output_edit.text().strip()
+        in_text, out_text = self.input_edit.text().strip(), self.output_edit.text().strip()
+        if not in_text:  # Path("") is the current folder: never take it for a choice
+            return self._refuse("Choose an input folder", "Choose the folder of photos first.")
+        source = Path(in_text)
         if not source.is_dir():
             return self._refuse("Choose an input folder", f"Not a folder: {source}")
         if not out_text:

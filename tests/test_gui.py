@@ -264,3 +264,27 @@ def test_colorize_uses_the_photos_hint_file(qtbot, window, tmp_path):
     assert (
         "2 colour hint(s) from dress.png.hints.json" in window.workspace.controls.device_used.text()
     )
+
+
+def test_browsing_to_a_bad_model_file_says_why(qtbot, window, tmp_path, messages, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model at all")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    controls = window.workspace.controls
+    before = [controls.model.itemText(i) for i in range(controls.model.count())]
+    controls._on_browse()
+    ((title, text),) = messages
+    assert title == "Not a usable model" and "broken.safetensors" in text
+    assert [controls.model.itemText(i) for i in range(controls.model.count())] == before
+
+
+def test_two_models_of_one_name_are_told_apart_by_file(qtbot, window, tmp_path):
+    from tests.conftest import make_generator_file
+
+    controls = window.workspace.controls
+    for name in ("a", "b"):  # both are called "tiny" inside
+        controls.add_model(make_generator_file(tmp_path / f"{name}.safetensors"))
+    labels = [controls.model.itemText(i) for i in range(controls.model.count())]
+    assert "tiny (a.safetensors)" in labels and "tiny (b.safetensors)" in labels

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -154,8 +155,14 @@ class ControlsPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(
             self, "Choose a model file", "", "Colorizer models (*.safetensors)"
         )
-        if path:
-            self.add_model(Path(path))
+        if not path:
+            return
+        try:
+            read_info(path)  # a file that is not a usable model: say why, do not add it
+        except ColorizerError as err:
+            QMessageBox.warning(self, "Not a usable model", str(err))
+            return
+        self.add_model(Path(path))
 
     # --- values ----------------------------------------------------------------------------
     def _on_strength(self, value: int) -> None:

@@ -42,4 +42,11 @@ def available_models(extra: list[Path] | None = None) -> list[ModelEntry]:
             continue
         seen.add(path.resolve())
         entries.append(ModelEntry(info.name or path.stem, path))
-    return entries
+    # two files may carry the same name inside: tell them apart by their file names
+    names = [e.label for e in entries]
+    return [
+        ModelEntry(f"{e.label} ({e.path.name})", e.path)
+        if names.count(e.label) > 1 and e.label != "Default model"
+        else e
+        for e in entries
+    ]

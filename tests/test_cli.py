@@ -411,6 +411,9 @@ def test_a_signal_at_any_moment_is_one_line_and_no_partial_file(tmp_path, tiny_m
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a test runner started in the background ignores SIGINT, and children inherit that:
+        # give the child the default a user's terminal gives it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     if sig == "SIGTERM":
         deadline = time.monotonic() + 120

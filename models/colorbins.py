@@ -25,6 +25,7 @@ from models.color import AB_SCALE, rgb_to_lab
 DEFAULT_GRID = 10
 SOFT_SIGMA = 5.0  # Gaussian of the soft encoding and of the prior's smoothing (paper: 5)
 SOFT_NEIGHBOURS = 5  # bins sharing a pixel's truth in the soft encoding (paper: 5)
+DEFAULT_TEMPERATURE = 0.38  # the paper's annealed-mean temperature; model files recommend theirs
 
 
 @lru_cache(maxsize=4)
@@ -168,7 +169,7 @@ def decode(
     x: torch.Tensor,
     *,
     decoder: str = "regression",
-    temperature: float = 0.38,
+    temperature: float = DEFAULT_TEMPERATURE,
 ) -> torch.Tensor:
     """Run a generator and read its a,b with ``decoder``, normalised like its output.
 

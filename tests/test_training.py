@@ -62,10 +62,10 @@ def test_one_step_changes_the_weights(photos, tmp_path):
     cfg = tiny(photos, tmp_path / "a", steps=1)
     torch.manual_seed(0)
     from models.networks import build_generator
-    from trainer.loop import _generator_config
+    from trainer.state import generator_config
 
     torch.manual_seed(cfg.seed)
-    before = build_generator(_generator_config(cfg)).state_dict()
+    before = build_generator(generator_config(cfg)).state_dict()
     out = train(cfg)
     after = load_generator(out).module.state_dict()
     changed = [

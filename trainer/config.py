@@ -17,6 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from models.colorbins import DEFAULT_TEMPERATURE
 from models.networks import ConfigMixin
 
 
@@ -105,7 +106,8 @@ class TrainConfig(ConfigMixin):
         10.0, "weight of the regression head's L1 when a distribution head is trained"
     )
     temperature: float = setting(
-        0.38, "annealed-mean temperature for validation and the exported model's recommendation"
+        DEFAULT_TEMPERATURE,
+        "annealed-mean temperature for validation and the exported model's recommendation",
     )
     degrade: float = setting(
         0.5, "probability that a training input is aged (fading, grain, blur, JPEG, scratches)"

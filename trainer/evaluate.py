@@ -22,7 +22,7 @@ import numpy as np
 
 from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.imageio import as_rgb8, read_image
-from colorizer_app.engine.pipeline import ColorizeSettings, colorize, render_shape
+from colorizer_app.engine.pipeline import ColorizeSettings, colorize, fit_long_side, render_shape
 from models import hints as net_hints
 from models.atomic import write_atomically
 from models.color import rgb_to_lab
@@ -174,7 +174,7 @@ def simulated_hints(
     them, returned in the photo's pixel coordinates (as a user's hint file would give them)."""
     full = truth.shape[:2]
     shape = render_shape(*full, settings.render_size)
-    small = truth if shape == full else cv2.resize(truth, shape[::-1], interpolation=cv2.INTER_AREA)
+    small = fit_long_side(truth, settings.render_size)
     ab = rgb_to_lab(small)[..., 1:]
     patches = net_hints.simulate(ab, np.random.default_rng(list(seed)), count=count)
     return hint_files.from_patches(patches, full, shape)

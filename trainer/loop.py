@@ -36,7 +36,7 @@ from trainer.data import SampleMaker, load_or_skip, open_source, split_indices, 
 from trainer.export import export, export_checkpoint
 from trainer.losses import Adversarial, DistributionLoss, reconstruction
 from trainer.report import append_jsonl, loss_curve, read_jsonl, sample_grid, to_rgb8, write_png
-from trainer.state import TrainingError, TrainState, build_state, fingerprint, generator_config
+from trainer.state import TrainingError, TrainState, build_state, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -530,10 +530,6 @@ class _LossCurve:
             [h for h in history if h.get("event") == "step"],
             [h for h in history if h.get("event") == "eval"],
         )
-
-
-# Kept for callers of the old private name (tests build the run's architecture with it).
-_generator_config = generator_config
 
 
 # --- plumbing -----------------------------------------------------------------------------

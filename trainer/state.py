@@ -110,9 +110,10 @@ def config_of(saved: dict) -> GeneratorConfig | AutoencoderConfig:
     raise ValueError(f"unknown generator settings {sorted(saved)}")
 
 
-def _initial_generator(config: TrainConfig, source, train_idx) -> nn.Module:
+def _initial_generator(config: TrainConfig, source, train_idx, *, new_run: bool) -> nn.Module:
     """From scratch, or the ``init_from`` file, grown to what the config asks for. A new
-    distribution head gets the bin grid and the colour prior measured on the training data."""
+    distribution head gets the bin grid and the colour prior measured on the training data
+    (``new_run``; a resumed run loads both from its checkpoint)."""
     if not config.init_from:
         generator = build_generator(generator_config(config))
     else:
@@ -134,7 +135,7 @@ def _initial_generator(config: TrainConfig, source, train_idx) -> nn.Module:
                 generator, hint_channels=HINT_CHANNELS if config.hints else None, num_bins=bins
             )
     g_config = generator.config
-    if g_config.num_bins and not bool(generator.ab_bins.abs().sum()):  # a new head
+    if new_run and g_config.num_bins and not bool(generator.ab_bins.abs().sum()):  # new head
         bins = colorbins.gamut_bins(g_config.bin_grid)
         if len(bins) != g_config.num_bins:
             raise TrainingError(
@@ -155,7 +156,7 @@ def build_state(
 
     Returns the state and whether it was resumed.
     """
-    generator = _initial_generator(config, source, train_idx)
+    generator = _initial_generator(config, source, train_idx, new_run=not ckpt_path.exists())
     g_config = generator.config
     if g_config.multiple > config.image_size or config.image_size % g_config.multiple:
         raise TrainingError(

@@ -25,6 +25,7 @@ from colorizer_app.engine.hints import Hint
 from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import luminance, merge_l_ab, normalize_l, strips
+from models.colorbins import DEFAULT_TEMPERATURE
 from models.errors import SettingsError
 from models.modelfile import DECODERS
 from models.progress import NullProgress, OffsetProgress, Progress
@@ -34,7 +35,6 @@ from models.progress import NullProgress, OffsetProgress, Progress
 # model: 384 and 1.35, which undoes an L1 model's desaturation, see docs/MODEL_CARD.md).
 DEFAULT_RENDER_SIZE = 384
 DEFAULT_STRENGTH = 1.0
-DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016; a model file may recommend its own
 _MERGE_THREADS = max(1, min(8, os.cpu_count() or 1))
 MAX_STRENGTH = 2.0
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from models.color import ab_from_rgb, denormalize_ab
-from models.colorbins import decode
+from models.colorbins import DEFAULT_TEMPERATURE, decode
 from models.device import autocast, check_precision, resolve_device
 from models.errors import InferenceError, SettingsError
 from models.modelfile import DECODERS, LoadedGenerator
@@ -37,7 +37,7 @@ class GeneratorRunner:
         batch_size: int = 4,
         channels_last: bool = False,
         decoder: str = "regression",
-        temperature: float = 0.38,
+        temperature: float = DEFAULT_TEMPERATURE,
     ) -> None:
         if decoder not in DECODERS:
             raise SettingsError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")

@@ -1,7 +1,7 @@
 """The ``colorizer`` command line: ``colorizer colorize INPUT... -o OUTDIR``.
 
-Exit status: 0 all done or skipped, 1 some files failed, 2 bad usage or unusable model,
-130 interrupted.
+Exit status: 0 all done or skipped, 1 some files failed or met a conflicting output (one made
+from another photo or with other settings), 2 bad usage or unusable model, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -238,8 +238,9 @@ def _colorize_files(args: argparse.Namespace) -> int:
 
     def on_result(result) -> None:
         files_bar.update(1)
-        if result.status == "failed":
-            tqdm.write(f"error: {result.source}: {result.reason}", file=sys.stderr)
+        if result.status in ("failed", "conflict"):
+            kind = "error" if result.status == "failed" else "conflict"
+            tqdm.write(f"{kind}: {result.source}: {result.reason}", file=sys.stderr)
         for note in result.notes:
             tqdm.write(f"note: {result.source}: {note}", file=sys.stderr)
 
@@ -267,7 +268,13 @@ def _colorize_files(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     print(f"colorizer: {summary.line()}", file=sys.stderr)
-    return 1 if summary.failed or report_failed else 0
+    if summary.conflicts:
+        print(
+            f"colorizer: {len(summary.conflicts)} existing output(s) came from another photo "
+            "or other settings and were kept; --overwrite replaces them",
+            file=sys.stderr,
+        )
+    return 1 if summary.needs_attention or report_failed else 0
 
 
 class _TqdmProgress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -22,6 +23,43 @@ def create_temp(target: Path, suffix: str = ".part") -> tuple[int, Path]:
             return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666), tmp
         except FileExistsError:
             continue
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}(?P<suffix>\.part|\.tmp)$")
+_CLAIM_NAME = re.compile(r"^\.(?P<name>.+)\.colorizer-lock$")
+
+
+def leftover_targets(folder: str | os.PathLike) -> set[str]:
+    """Names of the targets in ``folder`` that have temporary files or claims of our naming
+    beside them (in flight in some process, or left by one that was killed)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return set()
+    return {m["name"] for n in names if (m := _TEMP_NAME.match(n) or _CLAIM_NAME.match(n))}
+
+
+def remove_stale_temps(folder: str | os.PathLike, target_name: str | None = None) -> list[Path]:
+    """Remove temporary files of our own naming (``.<name>.<8 hex>.part|.tmp``, see
+    :func:`create_temp`) that a killed process left in ``folder``; only those of
+    ``target_name`` when given. Call it only where no other process can be writing them
+    (while holding the target's :class:`Claim`, or the run's). Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or (target_name is not None and match["name"] != target_name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # not ours to remove after all (permissions): leave it
+    return removed
 
 
 def default_mode() -> int:

@@ -106,3 +106,11 @@ def make_v3_file(path, *, seed=0, recommended=None):
         recommended=recommended or {"decoder": "annealed_mean", "temperature": 0.38},
     )
     return save_generator(path, module, info)
+
+
+def leftover_temps(folder) -> list:
+    """Hidden files in ``folder`` (recursively) other than the outputs' provenance records:
+    temporary files or locks a run left behind."""
+    from colorizer_app.engine.provenance import RECORD_DIR
+
+    return [p for p in folder.rglob("*") if p.name.startswith(".") and p.name != RECORD_DIR]

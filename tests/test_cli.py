@@ -11,7 +11,7 @@ from PIL import Image
 from colorizer_app.cli import main
 from colorizer_app.engine.imageio import read_image
 from models.color import luminance
-from tests.conftest import smooth_photo
+from tests.conftest import leftover_temps, smooth_photo
 
 FAST = ["--render-size", "300", "-q"]
 
@@ -50,7 +50,7 @@ def test_folder_end_to_end(album, tmp_path, tiny_model_file, capsys):
     cutout = read_image(out / "cutout.png")
     np.testing.assert_array_equal(cutout.alpha, np.full((120, 160), 200, np.uint8))
     assert not (out / "broken.jpg").exists()
-    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files
+    assert not leftover_temps(out)  # no temporary files
     rows = list(csv.DictReader(report.open()))
     assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed"]
 
@@ -425,7 +425,7 @@ def test_a_signal_at_any_moment_is_one_line_and_no_partial_file(tmp_path, tiny_m
     _, err = run.communicate(timeout=120)
     assert run.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
-    leftovers = [p.name for p in out.rglob("*") if p.name.startswith(".")] if out.exists() else []
+    leftovers = leftover_temps(out) if out.exists() else []
     assert leftovers == []
     done = sorted(out.glob("*.png")) if out.exists() else []
     assert len(done) < 8  # it stopped

@@ -12,7 +12,7 @@ from PIL import Image
 from colorizer_app.engine.batch import collect_inputs, plan, run_batch
 from colorizer_app.engine.pipeline import ColorizeSettings
 from models.atomic import Claim, write_atomically
-from tests.conftest import smooth_photo
+from tests.conftest import leftover_temps, smooth_photo
 
 
 def test_a_claim_is_exclusive_and_a_dead_holders_claim_is_taken_over(tmp_path):
@@ -124,5 +124,6 @@ def test_two_processes_on_one_folder_make_each_output_once(tmp_path, tiny_model_
         with open(tmp_path / f"r{k}.csv", newline="") as handle:
             done += [r["source"] for r in csv.DictReader(handle) if r["status"] == "done"]
     assert sorted(done) == sorted(str(p) for p in src.glob("*.png"))  # each made exactly once
-    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(8)]
-    assert all(np.asarray(Image.open(p)).shape == (120, 160, 3) for p in out.iterdir())
+    assert sorted(p.name for p in out.glob("*.png")) == [f"p{i}.png" for i in range(8)]
+    assert not leftover_temps(out)  # no lock or temporary file left
+    assert all(np.asarray(Image.open(p)).shape == (120, 160, 3) for p in out.glob("*.png"))

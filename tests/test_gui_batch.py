@@ -8,10 +8,12 @@ from PIL import Image
 
 pytest.importorskip("PySide6")
 
+from PySide6.QtCore import Qt  # noqa: E402
+
 from colorizer_app.engine.batch import FileResult  # noqa: E402
 from colorizer_app.engine.imageio import read_image  # noqa: E402
 from colorizer_app.gui.batch_job import duration, progress_text, time_left  # noqa: E402
-from tests.conftest import smooth_photo  # noqa: E402
+from tests.conftest import leftover_temps, smooth_photo  # noqa: E402
 
 
 def snapshot(folder):
@@ -98,7 +100,7 @@ def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp
     assert summary.cancelled
     assert summary.count("done") < 4
     assert "queued" in statuses(tab).values()
-    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files
+    assert not leftover_temps(out)  # no temporary files
     for png in out.glob("*.png"):  # whatever exists is complete
         assert read_image(png).pixels.shape == (900, 1200, 3)
     done_before = summary.count("done")
@@ -203,8 +205,8 @@ def test_listing_a_folder_never_blocks_the_window(qtbot, window, album, monkeypa
     tab.scan()  # returns at once
     assert tab.scanning and tab.summary.text().startswith("Scanning")
     assert not tab.scan_button.isEnabled()
-    tab.recursive.setChecked(True)
-    scan_and_wait(qtbot, tab)  # replaces the hung one
+    with qtbot.waitSignal(tab.scanned, timeout=10000):
+        tab.recursive.setChecked(True)  # a changed choice lists again, replacing the hung walk
     assert statuses(tab) == {"1930s/scan16.tif": "queued"}
     gate.set()  # the first walk ends late: its stale list is dropped
     qtbot.waitUntil(lambda: len(walked) == 2, timeout=10000)
@@ -212,6 +214,94 @@ def test_listing_a_folder_never_blocks_the_window(qtbot, window, album, monkeypa
     assert statuses(tab) == {"1930s/scan16.tif": "queued"}
     assert not tab.scanning and tab.scan_button.isEnabled()
     assert all(t is not threading.main_thread() for t in walkers)
+
+
+def test_the_output_folder_follows_the_input_until_the_user_sets_it(qtbot, window, tmp_path):
+    """Issue #15 item 1: an output folder kept from another input mixed two folders' photos."""
+    tab = window.batch
+    a, b, c = (tmp_path / n for n in "ABC")
+    for folder in (a, b, c):
+        folder.mkdir()
+    tab.output_edit.setText("")
+
+    def choose_input(folder):
+        tab.input_edit.setText(str(folder))
+        tab.input_edit.editingFinished.emit()
+
+    choose_input(a)
+    assert tab.output_edit.text() == str(tmp_path / "A_colorized")
+    choose_input(b)
+    assert tab.output_edit.text() == str(tmp_path / "B_colorized")  # followed
+    tab.output_edit.selectAll()
+    qtbot.keyClicks(tab.output_edit, str(tmp_path / "mine"))  # the user types a folder
+    choose_input(c)
+    assert tab.output_edit.text() == str(tmp_path / "mine")  # the user's choice stays
+    tab.output_edit.selectAll()
+    qtbot.keyClick(tab.output_edit, Qt.Key.Key_Delete)  # cleared: follow the input again
+    choose_input(a)
+    assert tab.output_edit.text() == str(tmp_path / "A_colorized")
+    tab.set_output(str(tmp_path / "browsed"))  # chosen with Browse…
+    choose_input(b)
+    assert tab.output_edit.text() == str(tmp_path / "browsed")
+
+
+def test_the_list_follows_the_output_folder_and_format(qtbot, window, album, tmp_path):
+    tab = window.batch
+    tab.input_edit.setText(str(album))
+    tab.output_edit.setText(str(tmp_path / "one"))
+    tab.types.setText("jpg")
+    scan_and_wait(qtbot, tab)
+
+    def outputs():
+        return {tab.table.item(r, 2).text() for r in range(tab.table.rowCount())}
+
+    assert str(tmp_path / "one" / "wedding.jpg") in outputs()
+    with qtbot.waitSignal(tab.scanned, timeout=10000):
+        tab.format.setCurrentText("png")
+    assert str(tmp_path / "one" / "wedding.png") in outputs()
+    with qtbot.waitSignal(tab.scanned, timeout=10000):
+        tab.set_output(str(tmp_path / "two"))
+    assert str(tmp_path / "two" / "wedding.png") in outputs()
+
+
+def test_a_conflicting_output_is_shown_not_skipped(qtbot, window, tmp_path):
+    """Photos of another folder with the same names as outputs already there: the list says
+    conflict (in its own colour) and the summary tells how to replace them."""
+    tab = window.batch
+    out = tmp_path / "out"
+    for name, seed in (("A", 0), ("B", 10)):
+        (tmp_path / name).mkdir()
+        Image.fromarray(smooth_photo(60, 80, seed=seed)).save(tmp_path / name / "p.png")
+    tab.output_edit.setText(str(out))
+    tab.controls.render.setCurrentText("256")
+    tab.input_edit.setText(str(tmp_path / "A"))
+    assert run_and_wait(qtbot, tab).count("done") == 1
+    made = (out / "p.png").read_bytes()
+    tab.input_edit.setText(str(tmp_path / "B"))
+    summary = run_and_wait(qtbot, tab)
+    assert summary.count("conflict") == 1
+    assert statuses(tab) == {"p.png": "conflict"}
+    assert "another photo" in tab.table.item(0, 2).text()
+    assert "Replace existing outputs" in tab.summary.text()
+    assert (out / "p.png").read_bytes() == made
+
+
+def test_open_output_folder_says_where_when_nothing_can_open_it(
+    qtbot, window, tmp_path, monkeypatch
+):
+    from colorizer_app.gui import batch_tab
+
+    tab = window.batch
+    tab.output_edit.setText("")
+    assert not tab.open_output()
+    assert "Choose an output folder" in tab.summary.text()
+    tab.output_edit.setText(str(tmp_path / "not yet"))
+    assert not tab.open_output()
+    assert "does not exist yet" in tab.summary.text()
+    monkeypatch.setattr(batch_tab.QDesktopServices, "openUrl", staticmethod(lambda url: False))
+    tab.output_edit.setText(str(tmp_path))
+    assert not tab.open_output()
+    assert f"the outputs are in {tmp_path}" in tab.summary.text()
 
 
 def test_a_scan_that_cannot_list_says_why(qtbot, window, album, monkeypatch):

@@ -156,6 +156,50 @@ def test_paused_time_is_not_training_time(photos, tmp_path):
     assert wall <= elapsed - 1.8
 
 
+def test_a_run_resumed_after_a_crash_has_one_record_per_step(photos, tmp_path):
+    """Steps logged after the last checkpoint are repeated on resume: their first records
+    are dropped, so the metrics (and the loss curve) hold each step once."""
+    run = tmp_path / "crash"
+
+    def crash(event):
+        if event["event"] == "step" and event["step"] == 5:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        train(tiny(photos, run, steps=6, checkpoint_every=3), on_event=crash)
+    logged = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if r["event"] == "step"] == [1, 2, 3, 4, 5]
+    train(tiny(photos, run, steps=6, checkpoint_every=3))
+    logged = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if r["event"] == "step"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_folder_in_use_is_refused_and_a_killed_runs_leftovers_are_removed(photos, tmp_path):
+    from models.atomic import Claim
+
+    run = tmp_path / "busy"
+    (run / "checkpoints").mkdir(parents=True)
+    claim = Claim(run / "run")
+    assert claim.acquire() is None  # held by a live process (this one)
+    with pytest.raises(TrainingError, match="is being trained by process"):
+        train(tiny(photos, run, steps=2))
+    claim.release()
+    leftovers = [
+        run / "checkpoints" / ".last.pt.0a1b2c3d.tmp",  # kill -9 while checkpointing
+        run / ".generator.safetensors.deadbeef.tmp",  # ... while exporting
+        run / "samples" / ".step_000001.png.12345678.part",
+    ]
+    leftovers[-1].parent.mkdir()
+    for path in leftovers:
+        path.write_bytes(b"x" * 100)
+    kept = run / "checkpoints" / ".notes.txt"  # not of our naming: never touched
+    kept.write_text("mine")
+    train(tiny(photos, run, steps=2))
+    assert not any(path.exists() for path in leftovers)
+    assert kept.read_text() == "mine"
+    assert not (run / ".run.colorizer-lock").exists()  # released at the end
+
+
 def test_nan_loss_stops_and_keeps_the_last_checkpoint(photos, tmp_path, monkeypatch):
     run = tmp_path / "nan"
     train(tiny(photos, run, steps=3))

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, Dataset
 
-from models.atomic import write_text_atomically
+from models.atomic import Claim, remove_stale_temps, write_text_atomically
 from models.colorbins import decode
 from models.device import autocast, resolve_device
 from models.errors import Cancelled
@@ -35,7 +35,15 @@ from trainer.config import TrainConfig
 from trainer.data import SampleMaker, load_or_skip, open_source, split_indices, unreadable
 from trainer.export import export, export_checkpoint
 from trainer.losses import Adversarial, DistributionLoss, reconstruction
-from trainer.report import append_jsonl, loss_curve, read_jsonl, sample_grid, to_rgb8, write_png
+from trainer.report import (
+    append_jsonl,
+    drop_after,
+    loss_curve,
+    read_jsonl,
+    sample_grid,
+    to_rgb8,
+    write_png,
+)
 from trainer.state import TrainingError, TrainState, build_state, fingerprint
 
 log = logging.getLogger(__name__)
@@ -233,15 +241,41 @@ def train(
     rank, world = _init_distributed(config)
     emit = (on_event or (lambda e: None)) if rank == 0 else (lambda e: None)
     run_dir = Path(config.run_dir)
-    if rank == 0:
-        _prepare_run_dir(run_dir, config)
-    if world > 1:
-        dist.barrier()
+    claim = _claim_run_dir(run_dir) if rank == 0 else None
     try:
+        if rank == 0:
+            _prepare_run_dir(run_dir, config)
+        if world > 1:
+            dist.barrier()
         return _train(config, progress, emit, rank=rank, world=world, run_dir=run_dir)
     finally:
+        if claim is not None:
+            claim.release()
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def _claim_run_dir(run_dir: Path) -> Claim:
+    """Make the run folder ours for the whole run: a second process training into it would
+    overwrite its checkpoints. Then remove what a killed run left there (temporary
+    checkpoints, models and samples of our naming)."""
+    claim = Claim(run_dir / "run")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        holder = claim.acquire()
+    except OSError as err:
+        raise TrainingError(
+            f"{run_dir}: cannot write the run folder ({err.strerror or err})"
+        ) from None
+    if holder is not None:
+        raise TrainingError(
+            f"{run_dir} is being trained by process {holder}; wait for it to end or choose "
+            "another run folder"
+        )
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+        for path in remove_stale_temps(folder):
+            log.info("removed %s, left by a run that was killed", path)
+    return claim
 
 
 class _Clock:
@@ -279,6 +313,8 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
     # Networks, optimisers, weight average; fine-tune from a file or resume the checkpoint.
     state, resumed = build_state(config, device, ckpt_path, source, train_idx)
     if resumed:
+        if main:
+            drop_after(run_dir / "metrics.jsonl", state.step)
         emit({"event": "resume", "step": state.step, "checkpoint": str(ckpt_path)})
     takes_hints = state.g_config.hint_channels > 0  # a hint model keeps learning hints
     maker = SampleMaker(

@@ -29,6 +29,16 @@ def read_jsonl(path: Path) -> list[dict]:
     return records
 
 
+def drop_after(path: Path, step: int) -> None:
+    """Keep only the records up to ``step`` (a resumed run repeats the steps after its
+    checkpoint; their first records would otherwise appear twice)."""
+    if not path.exists():
+        return
+    kept = [r for r in read_jsonl(path) if not isinstance(r.get("step"), int) or r["step"] <= step]
+    text = "".join(json.dumps(r) + "\n" for r in kept)
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 def to_rgb8(L_norm: np.ndarray, out: np.ndarray, color_space: str) -> np.ndarray:
     """Network tensors (1, S, S) L and (C, S, S) output -> (S, S, 3) uint8 RGB."""
     L = (L_norm[0] + 1.0) * 50.0

@@ -1,10 +1,14 @@
 """The batch runner shared by ``colorizer colorize`` and the app's batch tab.
 
-Inputs (files and folders) map to ``OUTDIR/<relative path>/<stem>.<ext>``. A file whose output
-exists is skipped unless overwriting was asked for, so an interrupted batch resumes where it
-stopped. Originals are never written to: an output path that is an input file is refused even
-with ``overwrite``. One bad file never stops the batch; cancellation stops it between files or
-tiles, and the atomic writer leaves no partial output behind.
+Inputs (files and folders) map to ``OUTDIR/<relative path>/<stem>.<ext>``. Each output gets
+a record of what made it (:mod:`provenance`): a rerun skips an output made from the same
+photo with the same model and settings (an interrupted batch resumes where it stopped), and
+reports a *conflict* instead of skipping when the output came from another photo, a changed
+photo or other settings. Outputs of ours are never taken as inputs. Originals are never
+written to: an output path that is an input file is refused even with ``overwrite``. One bad
+file never stops the batch; cancellation stops it between files or tiles, and the atomic
+writer leaves no partial output behind (nor do temporary files of a killed run survive the
+next run of that output).
 """
 
 from __future__ import annotations
@@ -27,14 +31,22 @@ from colorizer_app.engine.imageio import (
     write_image,
 )
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
+from colorizer_app.engine.provenance import (
+    RECORD_DIR,
+    OutputIndex,
+    Recipe,
+    Verdict,
+    verdict,
+    write_record,
+)
 from colorizer_app.engine.runner import GeneratorRunner
-from models.atomic import Claim, write_atomically
+from models.atomic import Claim, leftover_targets, remove_stale_temps, write_atomically
 from models.errors import Cancelled, ColorizerError, OutputExistsError
 from models.progress import NullProgress, Progress
 
 log = logging.getLogger(__name__)
 
-Status = Literal["queued", "done", "skipped", "failed"]
+Status = Literal["queued", "done", "skipped", "conflict", "failed"]
 
 
 @dataclass
@@ -70,11 +82,20 @@ class BatchSummary:
     def failed(self) -> list[FileResult]:
         return [r for r in self.results if r.status == "failed"]
 
+    @property
+    def conflicts(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "conflict"]
+
+    @property
+    def needs_attention(self) -> bool:
+        """Some file has no up-to-date output: it failed, or another output is in its way."""
+        return bool(self.failed or self.conflicts)
+
     def line(self) -> str:
-        text = (
-            f"{self.count('done')} done, {self.count('skipped')} skipped, "
-            f"{self.count('failed')} failed"
-        )
+        text = f"{self.count('done')} done, {self.count('skipped')} skipped, "
+        if self.conflicts:
+            text += f"{len(self.conflicts)} conflict(s), "
+        text += f"{self.count('failed')} failed"
         return text + (" (cancelled)" if self.cancelled else "")
 
     def write_csv(self, path: str | os.PathLike) -> None:
@@ -106,10 +127,11 @@ def collect_inputs(
 
     A file given directly is taken whatever its extension (its content decides); files inside
     folders are filtered by ``extensions``. Hidden files and our own partial outputs are
-    skipped, and so are earlier outputs of this batch when the output folder ``outdir`` lies
-    inside an input folder: files under ``outdir`` (when it is a subfolder) or, when it is
-    the input folder itself, files whose stem ends with the output ``suffix``. A missing
-    input is returned as itself so that the batch reports it.
+    skipped, and so are outputs of ours: files whose provenance record matches them, and,
+    when the output folder ``outdir`` lies inside an input folder, files under ``outdir``
+    (when it is a subfolder) or, when it is the input folder itself, files whose stem ends
+    with the output ``suffix``. A missing input is returned as itself so that the batch
+    reports it.
 
     A big tree on a slow drive takes a while: ``progress`` can cancel the walk (checked at
     every entry) and hears the number of files taken so far (every 100).
@@ -117,6 +139,7 @@ def collect_inputs(
     progress = progress or NullProgress()
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     out_key = _key(Path(outdir)) if outdir is not None else None
+    ours = OutputIndex()
     found: list[tuple[Path, Path]] = []
     for raw in inputs:
         root = Path(raw)
@@ -132,6 +155,7 @@ def collect_inputs(
                 and not p.name.startswith(".")
                 and p.is_file()
                 and not _earlier_output(p, root_key, out_key, suffix)
+                and not ours.is_our_output(p)
             ):
                 files.append(p)
                 taken = len(found) + len(files)
@@ -266,8 +290,12 @@ def run_batch(
     progress: Progress | None = None,
     file_progress: Callable[[BatchItem], Progress] | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    recipe: Recipe | None = None,
 ) -> BatchSummary:
     """Colorize every item; report each result through ``on_result``.
+
+    ``recipe`` (what the outputs' records name) defaults to the runner's model and the
+    settings' look.
 
     ``progress`` counts files; ``file_progress(item)`` may supply a per-file (per-tile)
     progress. Cancellation (``Cancelled`` from either) ends the batch with
@@ -281,6 +309,8 @@ def run_batch(
         if on_result is not None:
             on_result(result)
 
+    recipe = recipe or Recipe.of(runner, settings)
+    clean_up_after_killed_runs({item.output.parent for item in items if item.output})
     for index, item in enumerate(items):
         try:
             progress.check_cancelled()
@@ -289,8 +319,8 @@ def run_batch(
             break
         if item.output is None:
             report(FileResult(item.source, None, "failed", item.problem))
-        elif item.output.exists() and not overwrite:
-            report(FileResult(item.source, item.output, "skipped", "output exists"))
+        elif (existing := _existing(item, recipe, overwrite)) is not None:
+            report(existing)
         else:
             claim = Claim(item.output)
             holder = _acquire(claim)
@@ -300,19 +330,54 @@ def run_batch(
                         item.source, item.output, "skipped", f"being made by process {holder}"
                     )
                 )
-            elif item.output.exists() and not overwrite:  # another one finished it meanwhile
-                claim.release()
-                report(FileResult(item.source, item.output, "skipped", "output exists"))
+            elif (existing := _existing(item, recipe, overwrite)) is not None:
+                claim.release()  # another process finished it meanwhile
+                report(existing)
             else:
                 with claim:
                     tiles = file_progress(item) if file_progress else progress
                     result = _run_item(item, runner, settings, overwrite, max_pixels, tiles)
+                    if result is not None and result.status == "done":
+                        note = write_record(item.output, item.source, recipe, item.hints)
+                        result.notes += [note] if note else []
                 if result is None:
                     summary.cancelled = True
                     break
                 report(result)
         progress.update(index + 1, len(items), str(item.source))
     return summary
+
+
+def clean_up_after_killed_runs(folders: Iterable[Path]) -> int:
+    """Remove what a killed run (kill -9, power loss) left in output ``folders``: temporary
+    files and claims of outputs no live process is making now (each output's claim is taken
+    before its leftovers go). Returns how many files were removed."""
+    removed = 0
+    for folder in folders:
+        records = folder / RECORD_DIR
+        by_target = {name: [(folder, name)] for name in leftover_targets(folder)}
+        for name in leftover_targets(records):  # a record is written under its output's claim
+            by_target.setdefault(name.removesuffix(".json"), []).append((records, name))
+        for target, places in by_target.items():
+            claim = Claim(folder / target)
+            if _acquire(claim) is not None:
+                continue  # a live process is making it: its files are not leftovers
+            with claim:
+                removed += sum(len(remove_stale_temps(where, name)) for where, name in places)
+    return removed
+
+
+def _existing(item: BatchItem, recipe: Recipe, overwrite: bool) -> FileResult | None:
+    """The result for an item whose output exists and is not to be replaced; None to make it.
+    Only an output made from this photo with this recipe (or one of unknown origin, or
+    edited by the user) is skipped; one from another photo or other settings is a
+    conflict, reported so that nobody takes it for this photo's."""
+    if overwrite:
+        return None
+    found, why = verdict(item.output, item.source, recipe, item.hints)
+    if found is Verdict.ABSENT:
+        return None
+    return FileResult(item.source, item.output, "conflict" if found.conflict else "skipped", why)
 
 
 def _acquire(claim: Claim) -> int | None:

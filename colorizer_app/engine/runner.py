@@ -49,6 +49,7 @@ class GeneratorRunner:
         if batch_size < 1:
             raise SettingsError(f"batch size must be at least 1, got {batch_size}")
         self.info = generator.info
+        self.model_path = getattr(generator, "path", None)  # the file it came from, if any
         self.device = resolve_device(device)
         self.precision = precision
         self.batch_size = batch_size

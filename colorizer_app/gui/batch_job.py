@@ -72,7 +72,7 @@ def progress_text(results: list, count: int, done_units: int, paused: bool) -> s
     """``3/10 files, about 2 min 05 s left``: the estimate once a file took time, not paused."""
     finished = len(results)
     text = f"{finished}/{count} files"
-    measured = [r.seconds for r in results if r.status != "skipped"]
+    measured = [r.seconds for r in results if r.status in ("done", "failed")]
     left = time_left(measured, finished, count, done_units / UNITS - finished)
     if left is not None and not paused:
         text += f", about {duration(left)} left"
@@ -84,6 +84,11 @@ def summary_text(summary, elapsed: float, report: Path | None, report_problem: s
     text = f"{summary.line()} in {duration(elapsed)}."
     if summary.failed:
         text += f" {len(summary.failed)} file(s) failed: see the list."
+    if summary.conflicts:
+        text += (
+            f" {len(summary.conflicts)} output(s) came from another photo or other settings:"
+            " see the list; tick “Replace existing outputs” to remake them."
+        )
     return text + (f" Note: {report_problem}." if report_problem else f" Report: {report}")
 
 

@@ -63,6 +63,9 @@ class BatchTab(QWidget):
         self._paused_total = 0.0
         self._started = 0.0
         self.report_path: Path | None = None
+        # The output folder follows the input folder (``<input>_colorized``) until the user
+        # sets it: a stale output folder of another input would mix two folders' photos.
+        self._output_follows_input = True
 
         self.input_edit = QLineEdit()
         self.input_edit.setPlaceholderText("folder of black-and-white scans")
@@ -116,6 +119,11 @@ class BatchTab(QWidget):
         self.input_browse.clicked.connect(self._browse_input)
         self.output_browse.clicked.connect(self._browse_output)
         self.input_edit.editingFinished.connect(self._on_input_changed)
+        self.output_edit.textEdited.connect(self._on_output_typed)
+        self.output_edit.editingFinished.connect(self._rescan)
+        self.format.currentTextChanged.connect(self._rescan)
+        self.recursive.toggled.connect(self._rescan)
+        self.types.editingFinished.connect(self._rescan)
         self.scan_button.clicked.connect(self.scan)
         self.start_button.clicked.connect(lambda: self.start())
         self.pause_button.clicked.connect(self.toggle_pause)
@@ -134,14 +142,29 @@ class BatchTab(QWidget):
             self, "Output folder", self.output_edit.text() or self.input_edit.text()
         )
         if folder:
-            self.output_edit.setText(folder)
+            self.set_output(folder)
+
+    def set_output(self, folder: str) -> None:
+        """The user's choice of output folder: it no longer follows the input."""
+        self.output_edit.setText(folder)
+        self._on_output_typed(folder)
+        self._rescan()
+
+    def _on_output_typed(self, text: str) -> None:
+        self._output_follows_input = not text.strip()  # cleared: follow the input again
 
     def _on_input_changed(self) -> None:
         text = self.input_edit.text().strip()
-        if text and not self.output_edit.text().strip():
+        if text and (self._output_follows_input or not self.output_edit.text().strip()):
             source = Path(text)
             self.output_edit.setText(str(source.with_name(source.name + IN_PLACE_SUFFIX)))
+            self._output_follows_input = True
         if text:
+            self.scan()
+
+    def _rescan(self, *_) -> None:
+        """The choices changed: list again, so the list never shows stale output names."""
+        if self._job is None and Path(self.input_edit.text().strip() or "\0").is_dir():
             self.scan()
 
     def extensions(self) -> list[str]:
@@ -360,10 +383,20 @@ class BatchTab(QWidget):
         self.cancel_button.setEnabled(running)
         self.pause_button.setText("Pause")
 
-    def open_output(self) -> None:
+    def open_output(self) -> bool:
+        """Show the output folder in the file manager; where none can be started, or the
+        folder does not exist yet, say where it is instead."""
         out = self.output_edit.text().strip()
-        if out and Path(out).is_dir():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(out))
+        if not out:
+            self.summary.setText("Choose an output folder first.")
+            return False
+        if not Path(out).is_dir():
+            self.summary.setText(f"The output folder does not exist yet: {out}")
+            return False
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(out)):
+            self.summary.setText(f"No file manager could be started; the outputs are in {out}")
+            return False
+        return True
 
     def _refuse(self, title: str, why: str) -> bool:
         self.summary.setText(why)
@@ -383,6 +416,7 @@ class BatchTab(QWidget):
     def save_settings(self, store: QSettings) -> None:
         store.setValue("batch/input", self.input_edit.text())
         store.setValue("batch/output", self.output_edit.text())
+        store.setValue("batch/output_follows_input", self._output_follows_input)
         store.setValue("batch/recursive", self.recursive.isChecked())
         store.setValue("batch/types", self.types.text())
         store.setValue("batch/format", self.format.currentText())
@@ -391,6 +425,9 @@ class BatchTab(QWidget):
     def restore_settings(self, store: QSettings) -> None:
         self.input_edit.setText(str(store.value("batch/input", "")))
         self.output_edit.setText(str(store.value("batch/output", "")))
+        self._output_follows_input = bool(
+            store.value("batch/output_follows_input", True, type=bool)
+        )
         self.recursive.setChecked(bool(store.value("batch/recursive", False, type=bool)))
         types = store.value("batch/types")
         if types:

@@ -10,7 +10,12 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 from colorizer_app.engine.batch import BatchItem, FileResult
 
 COLUMNS = ("File", "Status", "Details", "Seconds")
-STATUS_COLOURS = {"done": "#2e7d32", "skipped": "#757575", "failed": "#c62828"}
+STATUS_COLOURS = {
+    "done": "#2e7d32",
+    "skipped": "#757575",
+    "conflict": "#e65100",
+    "failed": "#c62828",
+}
 
 
 class BatchTable(QTableWidget):

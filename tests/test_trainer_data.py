@@ -58,6 +58,25 @@ def test_paired_folders_match_by_relative_path_and_stem(paired):
     assert big.gray.shape == big.rgb.shape[:2] == (60, 80)
 
 
+def test_what_is_left_out_is_said_by_reason_with_the_first_files(paired):
+    (paired / "gray" / "sub" / "img1.png").write_bytes(b"not a png")  # its colour is fine
+    src = PairedFolders(paired / "color", paired / "gray")
+    reasons = dict((p.split("/")[-1], why) for p, why in src.report.skipped)
+    assert reasons["img1.jpg" if "img1.jpg" in reasons else "img1.png"] == (
+        "unreadable gray file (img1.png)"
+    )
+    groups = src.report.by_reason(shown=1)
+    assert groups["aspect ratios differ"] == (1, ["odd.png"])
+    line = src.report.summary()
+    assert line.startswith("4 file(s) left out: ")
+    assert "1 no gray file of this name (lonely.png)" in line
+    assert "1 no colour file of this name (orphan.png)" in line
+    assert "1 unreadable gray file (img1.png)" in line
+    many = PairedFolders(paired / "color", paired / "gray").report
+    many.skipped += [(f"x{i}.png", "no gray file of this name") for i in range(5)]
+    assert "6 no gray file of this name (lonely.png, x0.png, x1.png, …)" in many.summary()
+
+
 def test_no_pairs_is_a_clear_error(tmp_path):
     _save(tmp_path / "color" / "a.png", smooth_photo(20, 20, color=True))
     _save(tmp_path / "gray" / "b.png", smooth_photo(20, 20))

@@ -156,6 +156,35 @@ def test_paused_time_is_not_training_time(photos, tmp_path):
     assert wall <= elapsed - 1.8
 
 
+def test_the_cli_says_what_the_data_leaves_out_and_warns_once_per_bad_file(
+    photos, tmp_path, capsys
+):
+    """Issue #14 item 14: unmatched and unreadable files were dropped silently, and a bad
+    file was warned about every epoch."""
+    from trainer.cli import main as train_main
+
+    data = tmp_path / "set"
+    for i in range(6):
+        rgb = smooth_photo(48, 64, color=True, seed=i)
+        for kind, image in (("color", rgb), ("gray", rgb.mean(2).astype(np.uint8))):
+            (data / kind).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(data / kind / f"p{i}.png")
+    Image.fromarray(smooth_photo(48, 64, color=True)).save(data / "color" / "lonely.png")
+    damaged = (data / "color" / "p5.png").read_bytes()[:120]  # the header reads, the pixels not
+    (data / "color" / "p5.png").write_bytes(damaged)
+    code = train_main(
+        tiny_train_args(data, tmp_path / "run", steps=6, batch_size=2, val_fraction=0.2)
+        + ["--no-hints", "--no-distribution", "--degrade", "0"]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert (
+        "data: 6 image(s) used; 1 file(s) left out: 1 no gray file of this name (lonely.png)" in err
+    )
+    assert err.count("p5.png") == 1  # 3 epochs, told once
+    assert "warning: skipping p5.png: truncated or corrupt" in err
+
+
 def test_a_run_resumed_after_a_crash_has_one_record_per_step(photos, tmp_path):
     """Steps logged after the last checkpoint are repeated on resume: their first records
     are dropped, so the metrics (and the loss curve) hold each step once."""

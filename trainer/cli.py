@@ -142,6 +142,10 @@ def _human(event: dict) -> str:
             f"(gray {event['gray_ssim']:.4f})  colourfulness {event['colourfulness']:.1f} "
             f"(truth {event['truth_colourfulness']:.1f})"
         )
+    if kind == "data":
+        return f"data: {event['items']} image(s) used; {event['message']}"
+    if kind == "warning":
+        return f"warning: {event['message']}"
     return json.dumps(event)
 
 

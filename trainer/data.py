@@ -75,6 +75,22 @@ class Report:
     items: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
+    def by_reason(self, shown: int = 3) -> dict[str, tuple[int, list[str]]]:
+        """Left-out files grouped by reason (details in parentheses ignored): the count and
+        the first ``shown`` file names of each."""
+        groups: dict[str, list[str]] = {}
+        for name, reason in self.skipped:
+            groups.setdefault(reason.split(" (")[0], []).append(Path(name).name)
+        return {reason: (len(names), names[:shown]) for reason, names in groups.items()}
+
+    def summary(self, shown: int = 3) -> str:
+        """One line: ``7 file(s) left out: 4 no gray file of this name (a.jpg, b.jpg, …); …``."""
+        parts = []
+        for reason, (count, names) in self.by_reason(shown).items():
+            more = ", …" if count > len(names) else ""
+            parts.append(f"{count} {reason} ({', '.join(names)}{more})")
+        return f"{len(self.skipped)} file(s) left out: " + "; ".join(parts)
+
 
 def _image_files(root: Path) -> list[Path]:
     return sorted(
@@ -150,11 +166,14 @@ class PairedFolders:
 
     @staticmethod
     def _check_pair(color: Path, gray: Path) -> str:
-        try:
-            with Image.open(color) as a, Image.open(gray) as b:
-                (wa, ha), (wb, hb) = a.size, b.size
-        except (OSError, Image.UnidentifiedImageError):
-            return "unreadable image"
+        sizes = []
+        for kind, path in (("colour", color), ("gray", gray)):
+            try:
+                with Image.open(path) as image:
+                    sizes.append(image.size)
+            except (OSError, Image.UnidentifiedImageError):
+                return f"unreadable {kind} file ({path.name})"
+        (wa, ha), (wb, hb) = sizes
         if min(wa, ha, wb, hb) <= 0:
             return "zero-size image"
         ratio_a, ratio_b = wa / ha, wb / hb
@@ -488,13 +507,23 @@ class SampleMaker:
         return normalize_l(L)[None], np.ascontiguousarray(target, np.float32)
 
 
+READ_ERRORS = (ImageReadError, ColorizerError, OSError, ValueError)  # a file we cannot use
+
+
 def load_or_skip(source, index: int) -> Loaded | None:
     """Load an item; an unreadable one is logged and skipped (None), never fatal."""
     try:
         return source.load(index)
-    except (ImageReadError, ColorizerError, OSError, ValueError) as err:
+    except READ_ERRORS as err:
         log.warning("skipping %s: %s", source.name(index), err)
         return None
+
+
+def first_line(err: Exception) -> str:
+    """The reason in an error's message, without the file's path (the caller names it)."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    head, sep, tail = text.partition(": ")
+    return (tail if sep and os.sep in head else text)[:160]
 
 
 def unreadable(source, indices) -> list[tuple[str, str]]:
@@ -503,8 +532,8 @@ def unreadable(source, indices) -> list[tuple[str, str]]:
     for index in indices:
         try:
             source.load(int(index))
-        except (ImageReadError, ColorizerError, OSError, ValueError) as err:
-            found.append((source.name(int(index)), str(err).splitlines()[0][:120]))
+        except READ_ERRORS as err:
+            found.append((source.name(int(index)), first_line(err)))
     return found
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,7 +33,14 @@ from models.errors import Cancelled
 from models.progress import NullProgress, Progress
 from trainer import metrics
 from trainer.config import TrainConfig
-from trainer.data import SampleMaker, load_or_skip, open_source, split_indices, unreadable
+from trainer.data import (
+    READ_ERRORS,
+    SampleMaker,
+    first_line,
+    open_source,
+    split_indices,
+    unreadable,
+)
 from trainer.export import export, export_checkpoint
 from trainer.losses import Adversarial, DistributionLoss, reconstruction
 from trainer.report import (
@@ -67,22 +75,50 @@ class _Samples(Dataset):
 
     def __getitem__(self, i: int):
         index = int(self.indices[i])
-        loaded = load_or_skip(self.source, index)
-        if loaded is None:
-            return None
+        try:
+            loaded = self.source.load(index)
+        except READ_ERRORS as err:  # skipped; the main process warns once per file
+            return _Unreadable(self.source.name(index), first_line(err))
         if self.train:
             return self.maker.train(loaded, index, self.epoch)
         return self.maker.validation(loaded)
 
 
-def _collate(batch):
-    batch = [b for b in batch if b is not None]  # unreadable files were skipped
-    if not batch:
-        return None
-    return (
-        torch.from_numpy(np.stack([b[0] for b in batch])),
-        torch.from_numpy(np.stack([b[1] for b in batch])),
+class _Unreadable(NamedTuple):
+    name: str
+    why: str
+
+
+class _Batch(NamedTuple):
+    tensors: tuple[torch.Tensor, torch.Tensor] | None  # None: nothing in it was readable
+    unreadable: list[_Unreadable]
+
+
+def _collate(batch) -> _Batch:
+    readable = [b for b in batch if not isinstance(b, _Unreadable)]
+    skipped = [b for b in batch if isinstance(b, _Unreadable)]
+    if not readable:
+        return _Batch(None, skipped)
+    stacked = (
+        torch.from_numpy(np.stack([b[0] for b in readable])),
+        torch.from_numpy(np.stack([b[1] for b in readable])),
     )
+    return _Batch(stacked, skipped)
+
+
+class _Warnings:
+    """Unreadable training files, each told once (the loader meets them every epoch)."""
+
+    def __init__(self, emit: EventFn) -> None:
+        self.emit, self.told = emit, set()
+
+    def __call__(self, unreadable: list[_Unreadable]) -> None:
+        for bad in unreadable:
+            if bad.name not in self.told:
+                self.told.add(bad.name)
+                message = f"skipping {bad.name}: {bad.why} (told once)"
+                log.warning(message)
+                self.emit({"event": "warning", "message": message})
 
 
 def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, rank: int, world: int):
@@ -363,6 +399,9 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
             "run_dir": str(run_dir),
         }
     )
+    if source.report.skipped:  # what the data had that training cannot use, once, up front
+        emit({"event": "data", "items": len(source), "message": source.report.summary()})
+    warn = _Warnings(emit)
     try:
         while state.step < total_steps:
             at_start = state.step
@@ -370,10 +409,11 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
                 waited = time.perf_counter()
                 progress.check_cancelled()  # holds here while the user pauses
                 clock.hold(time.perf_counter() - waited)
-                if batch is None:
-                    continue  # every file of this batch was unreadable (logged)
+                warn(batch.unreadable)
+                if batch.tensors is None:
+                    continue  # every file of this batch was unreadable
                 # --- data and schedule
-                inputs, target = (t.to(device, non_blocking=True) for t in batch)
+                inputs, target = (t.to(device, non_blocking=True) for t in batch.tensors)
                 if config.channels_last:
                     inputs = inputs.contiguous(memory_format=torch.channels_last)
                 gray = inputs[:, :1]  # L alone: what D sees and judges colour against
@@ -434,7 +474,9 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
                 progress.update(step, total_steps, "training")
                 # --- evaluate, checkpoint
                 if main and should_evaluate(step, total_steps, steps_per_epoch, config.eval_every):
-                    _evaluate(state.final_generator, val_set, config, device, step, run_dir, emit)
+                    _evaluate(
+                        state.final_generator, val_set, config, device, step, run_dir, emit, warn
+                    )
                     curve.write(run_dir, final=step >= total_steps)
                     state.generator.train()
                 if should_checkpoint(step, total_steps, steps_per_epoch, config.checkpoint_every):
@@ -508,7 +550,7 @@ def _check_finite(record: dict, step: int, ckpt_path: Path) -> None:
         )
 
 
-def _evaluate(generator, val_set, config, device, step, run_dir, emit) -> dict:
+def _evaluate(generator, val_set, config, device, step, run_dir, emit, warn) -> dict:
     """Validation PSNR / SSIM / colourfulness on centre crops, next to the gray baseline.
 
     A model with a distribution head is scored with the annealed mean at the run's
@@ -521,7 +563,8 @@ def _evaluate(generator, val_set, config, device, step, run_dir, emit) -> dict:
     with torch.no_grad():
         for i in range(len(val_set)):
             sample = val_set[i]
-            if sample is None:
+            if isinstance(sample, _Unreadable):
+                warn([sample])
                 continue
             inputs, target = sample
             x = torch.from_numpy(inputs)[None].to(device)

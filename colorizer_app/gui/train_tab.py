@@ -277,8 +277,10 @@ class TrainTab(QWidget):
             self.status.setText("Training…")
         elif kind == "done":
             self.progress.setValue(self.progress.maximum())
-        elif kind == "error":
-            self.log.appendPlainText(f"error: {event.get('message')}")
+        elif kind in ("error", "warning"):
+            self.log.appendPlainText(f"{kind}: {event.get('message')}")
+        elif kind == "data":  # files of the data that training leaves out, and why
+            self.log.appendPlainText(f"{event.get('items')} photos used; {event.get('message')}")
 
     def _show_step(self, event: dict) -> None:
         step = int(event.get("step", 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -47,6 +48,7 @@ class CallbackProgress:
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.held_seconds = 0.0  # time the job spent held by pauses (not working)
 
     def update(self, done: int, total: int, message: str = "") -> None:
         if self._callback is not None:
@@ -75,9 +77,11 @@ class CallbackProgress:
         if not self._running.is_set():
             if self._on_hold is not None:
                 self._on_hold()
+            held = time.monotonic()
             # short waits keep the main thread responsive to signal handlers (SIGTERM -> cancel)
             while not self._running.wait(0.2):
                 pass
+            self.held_seconds += time.monotonic() - held
         if self._cancel.is_set():
             raise Cancelled("cancelled by the user")
 
@@ -102,3 +106,12 @@ class OffsetProgress:
 
     def check_cancelled(self) -> None:
         self._parent.check_cancelled()
+
+    @property
+    def held_seconds(self) -> float:
+        return held_seconds(self._parent)
+
+
+def held_seconds(progress: Progress) -> float:
+    """Seconds ``progress`` held its job in pauses so far (0 for one that cannot pause)."""
+    return float(getattr(progress, "held_seconds", 0.0))

@@ -127,3 +127,38 @@ def test_two_processes_on_one_folder_make_each_output_once(tmp_path, tiny_model_
     assert sorted(p.name for p in out.glob("*.png")) == [f"p{i}.png" for i in range(8)]
     assert not leftover_temps(out)  # no lock or temporary file left
     assert all(np.asarray(Image.open(p)).shape == (120, 160, 3) for p in out.glob("*.png"))
+
+
+def test_a_files_seconds_leave_out_the_time_it_was_paused(tmp_path, tiny_generator):
+    """Issue #15 item 4: the Batch tab's Seconds column counted paused time."""
+    import threading
+    import time
+
+    from models.progress import CallbackProgress, OffsetProgress
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(smooth_photo(300, 800, seed=0)).save(src / "p.png")
+    progress = CallbackProgress()
+    paused = []
+
+    def pause_once(done, total, message):
+        if not paused:
+            paused.append(time.perf_counter())
+            progress.pause()
+            threading.Timer(1.5, progress.resume).start()
+
+    progress._callback = pause_once
+    settings = ColorizeSettings(render_size=800)  # several tiles: a pause lands between two
+    started = time.perf_counter()
+    summary = run_batch(
+        plan(collect_inputs([src]), tmp_path / "out"),
+        settings.make_runner(tiny_generator),
+        settings,
+        file_progress=lambda item: OffsetProgress(progress, 0, 1000, span=1000),
+    )
+    elapsed = time.perf_counter() - started
+    (result,) = summary.results
+    assert result.status == "done" and paused
+    assert progress.held_seconds >= 1.4
+    assert result.seconds <= elapsed - 1.4

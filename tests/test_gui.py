@@ -192,6 +192,9 @@ def test_settings_persist(qtbot, tmp_path, tiny_model_file):
     qtbot.addWidget(again)
     assert again.workspace.controls.render.currentText() == "1024"
     assert again.workspace.controls.strength.value() == 130
+    # a remembered size is not silent: the note says what it costs against the recommendation
+    note = again.workspace.controls.render_note.text()
+    assert "the work of 384, recommended by this model" in note
 
 
 def test_choosing_a_model_applies_its_recommended_settings(qtbot, window, tmp_path):
@@ -214,6 +217,27 @@ def test_choosing_a_model_applies_its_recommended_settings(qtbot, window, tmp_pa
     assert controls.strength.value() == round(DEFAULT_STRENGTH * 100)
     controls.model.setCurrentIndex(controls.model.findData(str(bold)))  # picked in the list
     assert controls.strength.value() == 80
+
+
+def test_the_render_size_says_what_it_costs_and_what_the_model_recommends(window, tmp_path):
+    """Issue #15 item 3: "full" was remembered across restarts without a word."""
+    from colorizer_app.gui.controls import render_cost
+    from tests.conftest import make_generator_file
+
+    controls = window.workspace.controls
+    controls.add_model(
+        make_generator_file(tmp_path / "m.safetensors", recommended={"render_size": 384})
+    )
+    assert controls.render_note.text() == "384 recommended by this model"
+    controls.render.setCurrentText("full")
+    assert "many times slower than 384" in controls.render_note.text()
+    assert "tuned at 384" in controls.render_note.text()
+    controls.render.setCurrentText("768")
+    assert controls.render_note.text() == "about 4.0x the work of 384, recommended by this model"
+    controls.render.setCurrentText("256")
+    assert "faster than 384" in controls.render_note.text()
+    assert render_cost(None, 384)[1] and render_cost(1024, 384)[1]  # warnings
+    assert not render_cost(384, 384)[1] and not render_cost(512, 384)[1]
 
 
 def test_a_v3_model_is_read_with_its_decoder_and_temperature(qtbot, window, tmp_path):

@@ -100,6 +100,7 @@ def test_cancel_leaves_no_partial_output_and_a_rerun_finishes(qtbot, window, tmp
     assert summary.cancelled
     assert summary.count("done") < 4
     assert "queued" in statuses(tab).values()
+    assert "left" not in tab.eta.text()  # no time left to tell after a cancel
     assert not leftover_temps(out)  # no temporary files
     for png in out.glob("*.png"):  # whatever exists is complete
         assert read_image(png).pixels.shape == (900, 1200, 3)

@@ -256,3 +256,35 @@ def test_a_finished_run_can_be_taken_after_a_restart(qtbot, tab, tmp_path):
     path = added.args[0]
     assert read_info(path).training["steps"] == 2
     path.unlink()
+
+
+def test_time_left_leaves_out_paused_time_and_a_new_run_never_shows_old_samples(
+    tab, monkeypatch, tmp_path
+):
+    """Issue #15 item 4: after a pause the estimate counted the pause as training time, and a
+    new run showed the previous run's sample images until its first validation."""
+    from PySide6.QtGui import QPixmap
+
+    from colorizer_app.gui import train_tab
+
+    launched = []
+    monkeypatch.setattr(tab.process, "start", launched.append)
+    old = QPixmap(40, 20)
+    old.fill()
+    tab.preview.setPixmap(old)  # the previous run's samples
+    assert tab.start()
+    assert tab.preview.pixmap().isNull() and "first validation" in tab.preview.text()
+
+    now = [1000.0]
+    monkeypatch.setattr(train_tab.time, "monotonic", lambda: now[0])
+    tab._on_event({"event": "start", "total_steps": 100, "step": 0, "train_images": 4})
+    now[0] += 10
+    tab._on_event({"event": "step", "step": 10, "total_steps": 100, "epoch": 1.0})
+    assert "about 2 min left" in tab.status.text()  # 1 s a step, 90 to go
+    tab._on_event({"event": "paused"})
+    now[0] += 600  # ten minutes away from the desk
+    tab._on_event({"event": "resumed"})
+    now[0] += 10
+    tab._on_event({"event": "step", "step": 20, "total_steps": 100, "epoch": 2.0})
+    assert "about 1 min left" in tab.status.text()  # 80 s; the pause is not a rate
+    tab._set_running(False)

@@ -42,7 +42,7 @@ from colorizer_app.engine.provenance import (
 from colorizer_app.engine.runner import GeneratorRunner
 from models.atomic import Claim, leftover_targets, remove_stale_temps, write_atomically
 from models.errors import Cancelled, ColorizerError, OutputExistsError
-from models.progress import NullProgress, Progress
+from models.progress import NullProgress, Progress, held_seconds
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +392,7 @@ def _acquire(claim: Claim) -> int | None:
 
 def _run_item(item, runner, settings, overwrite, max_pixels, tiles) -> FileResult | None:
     """Colorize one planned item; its result (never raises for a bad file), None if cancelled."""
-    started = time.perf_counter()
+    started, held = time.perf_counter(), held_seconds(tiles)
     try:
         notes, used = colorize_file(
             item.source,
@@ -418,7 +418,7 @@ def _run_item(item, runner, settings, overwrite, max_pixels, tiles) -> FileResul
         log.exception("unexpected error on %s", item.source)
         reason = f"internal error: {type(err).__name__}: {err}"
         return FileResult(item.source, item.output, "failed", reason)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started - (held_seconds(tiles) - held)  # paused: not work
     return FileResult(item.source, item.output, "done", seconds=seconds, notes=notes, hints=used)
 
 

@@ -375,6 +375,7 @@ class BatchTab(QWidget):
     def _on_done(self) -> None:
         self._job = None
         self._set_running(False)
+        self.eta.setText(f"{len(self._results)}/{len(self._items)} files")  # no time left now
 
     def _set_running(self, running: bool) -> None:
         for w in (self.start_button, self.scan_button, self.input_edit, self.output_edit):

@@ -57,6 +57,15 @@ class ControlsPanel(QWidget):
         self.render = QComboBox()
         self.render.addItems(RENDER_SIZES)
         self.render.setCurrentText(_render_text(DEFAULTS.render_size))
+        self.render.setToolTip(
+            "The long side the network sees. The colour is computed at this size and laid on "
+            "the photo's full-resolution lightness; larger is slower, and not better beyond "
+            "what the model was tuned for."
+        )
+        self._recommended_render: int | None = DEFAULTS.render_size
+        self.render_note = QLabel()  # what the chosen size costs, next to the recommendation
+        self.render_note.setObjectName("renderNote")
+        self.render_note.setWordWrap(True)
         self.tile = QComboBox()
         self.tile.addItems(TILES)
         self.tile.setCurrentText(str(DEFAULTS.tile))
@@ -86,6 +95,7 @@ class ControlsPanel(QWidget):
         form = QFormLayout(self)
         form.addRow("Model", model_row)
         form.addRow("Render size", self.render)
+        form.addRow("", self.render_note)
         form.addRow("Tile", self.tile)
         form.addRow("Overlap", self.overlap)
         form.addRow("Colour strength", strength_row)
@@ -96,6 +106,7 @@ class ControlsPanel(QWidget):
         self.browse.clicked.connect(self._on_browse)
         self.strength.valueChanged.connect(self._on_strength)
         self.render.currentTextChanged.connect(self.render_size_changed)
+        self.render.currentTextChanged.connect(self._show_render_cost)
         self.model.currentIndexChanged.connect(self.apply_recommended)
         self.refresh_models()
 
@@ -130,10 +141,12 @@ class ControlsPanel(QWidget):
                 recommended = read_info(path).recommended
             except ColorizerError:
                 pass  # an unreadable file is reported when it is used
-        text = _render_text(recommended.get("render_size", DEFAULTS.render_size))
+        self._recommended_render = recommended.get("render_size", DEFAULTS.render_size)
+        text = _render_text(self._recommended_render)
         if self.render.findText(text) < 0:
             self.render.addItem(text)
         self.render.setCurrentText(text)
+        self._show_render_cost()
         self.strength.setValue(round(recommended.get("strength", DEFAULTS.strength) * 100))
         self._decoding = {k: recommended[k] for k in ("decoder", "temperature") if k in recommended}
 
@@ -168,6 +181,12 @@ class ControlsPanel(QWidget):
     def _on_strength(self, value: int) -> None:
         self.strength_label.setText(f"{value}%")
         self.strength_changed.emit(value / 100.0)
+
+    def _show_render_cost(self, *_) -> None:
+        """``384 recommended by this model``, or what another size costs against it."""
+        text, warn = render_cost(self.render_size(), self._recommended_render)
+        self.render_note.setText(text)
+        self.render_note.setStyleSheet("color: #b45309;" if warn else "color: palette(mid);")
 
     def render_size(self) -> int | None:
         text = self.render.currentText()
@@ -216,6 +235,28 @@ class ControlsPanel(QWidget):
         strength = store.value(f"{self._group}/strength")
         if strength is not None:
             self.strength.setValue(int(strength))
+
+
+def render_cost(size: int | None, recommended: int | None) -> tuple[str, bool]:
+    """A note on a render size next to the model's recommendation, and whether it is a
+    warning (much slower, or a size the model was not tuned for)."""
+    if size == recommended:
+        return f"{_render_text(size)} recommended by this model", False
+    if recommended is None:
+        return "this model recommends full: smaller sizes lose colour detail", True
+    if size is None:
+        return (
+            f"full: the network sees every pixel, many times slower than {recommended} (minutes "
+            f"for a large scan), and this model was tuned at {recommended}: colour may blotch",
+            True,
+        )
+    work = (size / recommended) ** 2
+    if work < 1:
+        return f"about {1 / work:.1f}x faster than {recommended}, recommended by this model", False
+    return (
+        f"about {work:.1f}x the work of {recommended}, recommended by this model",
+        work >= 4,
+    )
 
 
 def _render_text(render_size: int | None) -> str:

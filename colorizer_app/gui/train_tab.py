@@ -54,6 +54,8 @@ class TrainTab(QWidget):
         self.run_dir: Path | None = None
         self.total_steps = 0
         self._started = 0.0
+        self._held = 0.0  # seconds paused since the process started
+        self._paused_at = 0.0
         self._start_step = 0
         self._paused = False
         self._has_checkpoint = False
@@ -221,7 +223,16 @@ class TrainTab(QWidget):
                 self.plots.add(record)
         self.log.clear()
         self.status.setText("Starting the training process…")
+        self.preview.clear()  # never the previous run's samples under this run
+        self.preview.setText(
+            "The preview (gray | current output | truth) appears at the first validation."
+            if fresh or not (run_dir / "samples" / "latest.png").is_file()
+            else ""
+        )
+        if not fresh:
+            self._show_preview()  # a resumed run: its own latest samples
         self._started = time.monotonic()
+        self._held = 0.0
         self._start_step = 0
         self._set_running(True)
         self.process.start(args)
@@ -247,6 +258,7 @@ class TrainTab(QWidget):
             self.total_steps = int(event.get("total_steps", 0))
             self._start_step = int(event.get("step", 0))
             self._started = time.monotonic()
+            self._held = 0.0
             self.progress.setRange(0, max(1, self.total_steps))
             self.progress.setValue(self._start_step)
             self.status.setText(
@@ -269,9 +281,12 @@ class TrainTab(QWidget):
             self.use_button.setEnabled(True)
         elif kind == "paused":
             self._paused = True
+            self._paused_at = time.monotonic()
             self.pause_button.setText("Resume")
             self.status.setText("Paused (the process keeps its memory; Cancel frees it)")
         elif kind == "resumed":
+            if self._paused:  # paused time is not training time: keep it out of the estimate
+                self._held += time.monotonic() - self._paused_at
             self._paused = False
             self.pause_button.setText("Pause")
             self.status.setText("Training…")
@@ -287,7 +302,7 @@ class TrainTab(QWidget):
         total = int(event.get("total_steps", self.total_steps) or self.total_steps)
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(step)
-        elapsed = time.monotonic() - self._started
+        elapsed = time.monotonic() - self._started - self._held
         done_here = step - self._start_step
         text = f"Step {step}/{total}, {event.get('images_per_s', 0):.1f} images/s"
         if done_here > 0 and step < total:

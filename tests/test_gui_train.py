@@ -62,6 +62,78 @@ def test_check_data_counts_and_lists_unmatched(qtbot, window, tmp_path):
     assert "only_colour.png: no gray file of this name" in listed
     assert "only_gray.jpg: no colour file of this name" in listed
     assert tab.samples_box.count() == 2  # one thumbnail per pair (gray | colour)
+    window.show()
+    qtbot.waitExposed(window)
+    window.tabs.setCurrentWidget(tab)
+    qtbot.wait(50)
+    for i in range(tab.samples_box.count()):  # shrunk to fit, never cut off (issue #15)
+        label = tab.samples_box.itemAt(i).widget()
+        assert label.pixmap().width() <= label.width()
+        assert label.pixmap().width() / label.pixmap().height() == pytest.approx(192 / 64, 0.05)
+    tab.color_edit.setText(str(tmp_path / "another"))  # another folder: the check is stale
+    assert tab.data.inspection is None and "Check Data" in tab.data_summary.text()
+    tab.color_edit.setText("")
+    assert "Choose a folder of colour photos" in tab.data_summary.text()
+
+
+def test_the_image_size_and_folders_come_back_after_a_restart(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from colorizer_app.gui.main_window import MainWindow
+
+    path = str(tmp_path / "settings.ini")
+    win = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.train.image_size.setCurrentText("128")
+    win.train.color_edit.setText(str(tmp_path))
+    win.close()
+    again = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.train.image_size.currentText() == "128"  # fell back to 256 before
+    assert "Choose a folder" not in again.train.data_summary.text()  # a folder is filled in
+
+
+def test_the_log_tells_the_run_not_only_errors(tab):
+    events = [
+        {
+            "event": "start",
+            "total_steps": 40,
+            "step": 0,
+            "train_images": 4,
+            "val_images": 2,
+            "device": "cpu",
+        },
+        {
+            "event": "data",
+            "items": 6,
+            "message": "1 file(s) left out: 1 no gray file of this name (x.png)",
+        },
+    ]
+    events += [
+        {"event": "step", "step": k, "total_steps": 40, "epoch": k / 10} for k in range(1, 41)
+    ]
+    events += [
+        {
+            "event": "eval",
+            "step": 40,
+            "psnr": 24.0,
+            "gray_psnr": 23.5,
+            "ssim": 0.93,
+            "gray_ssim": 0.92,
+            "colourfulness": 30.0,
+            "truth_colourfulness": 40.0,
+        },
+        {"event": "checkpoint", "step": 40},
+        {"event": "done", "step": 40, "model": "m.safetensors"},
+    ]
+    for event in events:
+        tab._on_event(event)
+    lines = tab.log.toPlainText().splitlines()
+    assert lines[0].startswith("training on 4 photos (2 for validation) on cpu")
+    assert any("no gray file of this name" in line for line in lines)
+    assert 15 <= sum(line.startswith("step ") for line in lines) <= 25  # some steps, not all
+    assert any(line.startswith("validation @ step 40: PSNR 24.00 (gray 23.50)") for line in lines)
+    assert lines[-1] == "done at step 40: model m.safetensors"
 
 
 @pytest.mark.slow
@@ -288,3 +360,38 @@ def test_time_left_leaves_out_paused_time_and_a_new_run_never_shows_old_samples(
     tab._on_event({"event": "step", "step": 20, "total_steps": 100, "epoch": 2.0})
     assert "about 1 min left" in tab.status.text()  # 80 s; the pause is not a rate
     tab._set_running(False)
+
+
+def test_a_fine_tune_worse_than_its_base_is_flagged_before_it_is_used(tab, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from colorizer_app.gui import train_tab
+
+    run = tab.runs_dir / "20260101-000000-look"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"")
+    tab.run_dir = run
+    scores = {
+        "psnr": 22.0,
+        "gray_psnr": 23.0,
+        "ssim": 0.9,
+        "gray_ssim": 0.92,
+        "colourfulness": 20.0,
+        "truth_colourfulness": 40.0,
+    }
+    base = {**scores, "psnr": 23.5, "colourfulness": 18.0}
+    tab._on_event(
+        {"event": "compare", "step": 5, "images": 3, "model": scores, "base": base, "worse": True}
+    )
+    text = tab.comparison.text()
+    assert text.startswith("Your model: -1.00 dB over gray, 50% of the truth's colour; ")
+    assert "the base: +0.50 dB over gray, 45%" in text and "(3 held-out photos)" in text
+    assert "WARNING" in text
+    asked = []
+    monkeypatch.setattr(
+        train_tab.QMessageBox,
+        "question",
+        staticmethod(lambda *a: asked.append(a) or QMessageBox.StandardButton.No),
+    )
+    assert not tab.use_model("Look")  # the user declined
+    assert asked and "worse" in asked[0][1]

@@ -279,6 +279,55 @@ def test_fine_tune_from_a_generator_file(photos, tmp_path):
     assert training["base"]["name"] == "base" and training["base"]["steps"] == 2
 
 
+def test_a_fine_tune_is_compared_with_its_base_and_a_worse_one_is_flagged(photos, tmp_path):
+    """Issue #15: a short fine-tune could end worse than the model it started from, with no
+    word. The end of the run scores both on the held-out photos, side by side."""
+    from trainer.cli import comparison_line
+
+    v2 = train(tiny(photos, tmp_path / "v2", steps=3, loss="l1"))
+    events = []
+    train(
+        tiny(photos, tmp_path / "grown", steps=2, init_from=str(v2), lr=0.5, **V3),
+        on_event=events.append,
+    )  # a learning rate that wrecks the model
+    (compared,) = [e for e in events if e["event"] == "compare"]
+    assert compared["images"] >= 1 and compared["base_file"] == str(v2)
+    for side in ("model", "base"):
+        assert set(compared[side]) >= {"psnr", "gray_psnr", "colourfulness", "truth_colourfulness"}
+    assert compared["worse"] == (
+        compared["model"]["psnr"] < compared["base"]["psnr"] - 0.05
+        or compared["model"]["psnr"] < compared["model"]["gray_psnr"] <= compared["base"]["psnr"]
+    )
+    line = comparison_line(compared)
+    assert line.startswith("Your model: ") and f"({compared['images']} held-out" in line
+    assert "the base: " in line and ("WARNING" in line) == compared["worse"]
+    logged = [
+        json.loads(x) for x in (tmp_path / "grown" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert any(r["event"] == "compare" for r in logged)  # kept with the run
+
+
+def test_the_comparison_flags_a_model_worse_than_its_base(photos, tmp_path):
+    import copy
+
+    from trainer import loop
+    from trainer.data import SampleMaker, open_source
+
+    config = tiny(photos, "unused", loss="l1")
+    source = open_source(config)
+    val = loop._Samples(source, np.arange(4), SampleMaker(32, "lab"), train=False)
+    base = load_generator(train(tiny(photos, tmp_path / "base", steps=3, loss="l1")))
+    good = base.module.eval()
+    same = loop.compare_with_base(good, good, val, config, "cpu", lambda bad: None)
+    assert not same["worse"] and same["model"] == same["base"]
+    wrecked = copy.deepcopy(good)
+    with torch.no_grad():
+        for parameter in wrecked.up[-1].parameters():
+            parameter.mul_(200.0)  # wildly oversaturated colour
+    worse = loop.compare_with_base(wrecked, good, val, config, "cpu", lambda bad: None)
+    assert worse["worse"] and worse["model"]["psnr"] < worse["base"]["psnr"]
+
+
 def _step_records(run_dir) -> list[dict]:
     lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [x for x in lines if x["event"] == "step"]

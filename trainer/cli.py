@@ -85,7 +85,7 @@ def run_train(args: argparse.Namespace) -> int:
             if args.json_progress:
                 print(json.dumps(event), flush=True)
             else:
-                print(_human(event), file=sys.stderr, flush=True)
+                print(describe_event(event), file=sys.stderr, flush=True)
 
     if args.json_progress:
         threading.Thread(
@@ -124,7 +124,25 @@ def _obey_commands(stream, progress, on_event) -> None:
         pass
 
 
-def _human(event: dict) -> str:
+def comparison_line(event: dict) -> str:
+    """``Your model: +0.80 dB over gray, 62% of the truth's colour; the base: … (N held-out
+    photos)``, and a warning when the new model measures worse."""
+
+    def scores(s: dict) -> str:
+        colour = s["colourfulness"] / max(s["truth_colourfulness"], 1e-6)
+        return f"{s['psnr'] - s['gray_psnr']:+.2f} dB over gray, {colour:.0%} of the truth's colour"
+
+    text = (
+        f"Your model: {scores(event['model'])}; the base: {scores(event['base'])} "
+        f"({event['images']} held-out photos)"
+    )
+    if event.get("worse"):
+        text += ". WARNING: the new model measures worse than the model it started from"
+    return text
+
+
+def describe_event(event: dict) -> str:
+    """One human line for a trainer event (the CLI's output, the Train tab's log)."""
     kind = event.get("event")
     if kind == "step":
         parts = [
@@ -142,10 +160,26 @@ def _human(event: dict) -> str:
             f"(gray {event['gray_ssim']:.4f})  colourfulness {event['colourfulness']:.1f} "
             f"(truth {event['truth_colourfulness']:.1f})"
         )
+    if kind == "start":
+        return (
+            f"training on {event.get('train_images')} photos ({event.get('val_images')} for "
+            f"validation) on {event.get('device')}, step {event.get('step', 0)} of "
+            f"{event.get('total_steps')}"
+        )
+    if kind == "resume":
+        return f"resumed from the checkpoint at step {event.get('step')}"
+    if kind == "checkpoint":
+        return f"checkpoint saved at step {event.get('step')}"
+    if kind == "done":
+        return f"done at step {event.get('step')}: model {event.get('model')}"
     if kind == "data":
         return f"data: {event['items']} image(s) used; {event['message']}"
-    if kind == "warning":
-        return f"warning: {event['message']}"
+    if kind in ("warning", "error"):
+        return f"{kind}: {event['message']}"
+    if kind == "compare":
+        return comparison_line(event)
+    if kind in ("paused", "resumed", "cancelled"):
+        return str(kind)
     return json.dumps(event)
 
 

@@ -30,6 +30,7 @@ from models.atomic import Claim, remove_stale_temps, write_text_atomically
 from models.colorbins import decode
 from models.device import autocast, resolve_device
 from models.errors import Cancelled
+from models.modelfile import load_generator
 from models.progress import NullProgress, Progress
 from trainer import metrics
 from trainer.config import TrainConfig
@@ -117,7 +118,7 @@ class _Warnings:
             if bad.name not in self.told:
                 self.told.add(bad.name)
                 message = f"skipping {bad.name}: {bad.why} (told once)"
-                log.warning(message)
+                log.debug(message)  # the event is the report (CLI line, Train tab log)
                 self.emit({"event": "warning", "message": message})
 
 
@@ -506,6 +507,16 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
         device,
         steps_per_epoch,
     )
+    base = load_generator(config.init_from) if config.init_from else None
+    if base is not None and base.info.color_space == config.color_space:  # a fine-tune
+        base_module = base.module.to(device)
+        compared = compare_with_base(
+            state.final_generator, base_module, val_set, config, device, warn
+        )
+        if compared:
+            record = {"event": "compare", "step": state.step, "base_file": config.init_from}
+            append_jsonl(run_dir / "metrics.jsonl", {**record, **compared})
+            emit({**record, **compared})
     emit({"event": "done", "step": state.step, "model": str(out)})
     return out
 
@@ -555,11 +566,28 @@ def _evaluate(generator, val_set, config, device, step, run_dir, emit, warn) -> 
 
     A model with a distribution head is scored with the annealed mean at the run's
     temperature (``psnr``, ...) and with its regression head (``reg_psnr``, ...)."""
+    summary, rows = _scores(generator, val_set, config, device, warn, rows=config.sample_count)
+    if not summary:
+        return {}
+    record = {"event": "eval", "step": step, **summary}
+    append_jsonl(run_dir / "metrics.jsonl", record)
+    write_png(run_dir / "samples" / f"step{step:07d}.png", sample_grid(rows))
+    write_png(run_dir / "samples" / "latest.png", sample_grid(rows))
+    emit(record)
+    return record
+
+
+def _scores(generator, val_set, config, device, warn, *, rows: int = 0) -> tuple[dict, list]:
+    """Mean scores of ``generator`` over ``val_set`` (with ``images``) and up to ``rows``
+    (gray, output, truth) sample rows. A generator with fewer input channels than the
+    samples (a base model without hint inputs) sees the channels it takes: the validation
+    inputs carry no hints."""
     generator.eval()
     decoders = {"": "regression"}
     if getattr(generator.config, "num_bins", 0):
         decoders = {"": "annealed_mean", "reg_": "regression"}
-    rows, scores = [], []
+    channels = getattr(generator.config, "input_channels", None)  # None: all of them
+    shown, scores = [], []
     with torch.no_grad():
         for i in range(len(val_set)):
             sample = val_set[i]
@@ -567,7 +595,7 @@ def _evaluate(generator, val_set, config, device, step, run_dir, emit, warn) -> 
                 warn([sample])
                 continue
             inputs, target = sample
-            x = torch.from_numpy(inputs)[None].to(device)
+            x = torch.from_numpy(inputs[:channels])[None].to(device)
             truth = to_rgb8(inputs[:1], target, config.color_space)
             score = {}
             for prefix, decoder in decoders.items():
@@ -577,18 +605,33 @@ def _evaluate(generator, val_set, config, device, step, run_dir, emit, warn) -> 
                 if prefix:  # the gray baseline and the truth are the same for every decoder
                     scored = {k: scored[k] for k in ("psnr", "ssim", "colourfulness")}
                 score.update({prefix + k: v for k, v in scored.items()})
-                if not prefix and len(rows) < config.sample_count:
-                    rows.append((metrics.gray_baseline(truth), output, truth))
+                if not prefix and len(shown) < rows:
+                    shown.append((metrics.gray_baseline(truth), output, truth))
             scores.append(score)
     if not scores:
-        return {}
+        return {}, shown
     summary = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
-    record = {"event": "eval", "step": step, "images": len(scores), **summary}
-    append_jsonl(run_dir / "metrics.jsonl", record)
-    write_png(run_dir / "samples" / f"step{step:07d}.png", sample_grid(rows))
-    write_png(run_dir / "samples" / "latest.png", sample_grid(rows))
-    emit(record)
-    return record
+    return {"images": len(scores), **summary}, shown
+
+
+def compare_with_base(generator, base, val_set, config, device, warn) -> dict:
+    """The run's model next to the model it was fine-tuned from, on the run's held-out
+    photos: ``{"model": scores, "base": scores, "worse": bool}``. Worse: lower PSNR than the
+    base (by more than 0.05 dB), or below gray where the base was not."""
+    ours, _ = _scores(generator, val_set, config, device, warn)
+    theirs, _ = _scores(base, val_set, config, device, warn)
+    if not ours or not theirs:
+        return {}
+    worse = ours["psnr"] < theirs["psnr"] - 0.05 or (
+        ours["psnr"] < ours["gray_psnr"] <= theirs["psnr"]
+    )
+    keys = ("psnr", "ssim", "colourfulness", "gray_psnr", "gray_ssim", "truth_colourfulness")
+    return {
+        "model": {k: ours[k] for k in keys},
+        "base": {k: theirs[k] for k in keys},
+        "images": ours["images"],
+        "worse": worse,
+    }
 
 
 class _LossCurve:

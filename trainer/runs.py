@@ -84,3 +84,9 @@ def history(path: str | os.PathLike, up_to_step: int | None = None) -> list[dict
     if up_to_step is not None:
         records = [h for h in records if int(h.get("step", 0)) <= up_to_step]
     return records
+
+
+def last_comparison(path: str | os.PathLike) -> dict | None:
+    """The run's latest comparison with the model it was fine-tuned from, if it has one."""
+    found = [r for r in read_jsonl(Path(path) / "metrics.jsonl") if r.get("event") == "compare"]
+    return found[-1] if found else None

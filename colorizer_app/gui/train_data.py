@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -17,12 +17,42 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QSizePolicy,
     QWidget,
 )
 
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import row
 from colorizer_app.gui.viewer import qimage_of
+
+
+class FitLabel(QLabel):
+    """A picture shrunk to the label's width (never cut): the sample pairs are wider than a
+    narrow column."""
+
+    def __init__(self, pixmap: QPixmap) -> None:
+        super().__init__()
+        self._full = pixmap
+        self.setMinimumSize(1, 1)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._fit()
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return round(self._full.height() * min(1.0, width / max(1, self._full.width())))
+
+    def sizeHint(self) -> QSize:
+        return self._full.size()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        width = min(self._full.width(), max(1, self.width()))
+        self.setPixmap(self._full.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
 
 
 class TrainDataBox(QGroupBox):
@@ -54,6 +84,8 @@ class TrainDataBox(QGroupBox):
         form.addRow("Left out", self.unmatched)
         form.addRow("Sample pairs", samples)
 
+        self.color_edit.textChanged.connect(self._on_folders_edited)
+        self.gray_edit.textChanged.connect(self._on_folders_edited)
         self.color_browse.clicked.connect(lambda: self._on_browse(self.color_edit))
         self.gray_browse.clicked.connect(lambda: self._on_browse(self.gray_edit))
         self.check_button.clicked.connect(self.check)
@@ -66,6 +98,15 @@ class TrainDataBox(QGroupBox):
     def folders(self) -> tuple[str, str]:
         """The colour folder and the (optional) gray folder, as typed."""
         return self.color_edit.text().strip(), self.gray_edit.text().strip()
+
+    def _on_folders_edited(self, *_) -> None:
+        """Another folder: the last check no longer describes it."""
+        self.inspection = None
+        self.summary.setText(
+            "Check Data counts the photos, lists what would be left out and shows sample pairs."
+            if self.folders()[0]
+            else "Choose a folder of colour photos."
+        )
 
     def _on_browse(self, edit: QLineEdit) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text())
@@ -119,9 +160,8 @@ class TrainDataBox(QGroupBox):
             if item.widget() is not None:
                 item.widget().deleteLater()
         for col, (name, gray, rgb) in enumerate(result.samples):
-            label = QLabel()
-            label.setPixmap(QPixmap.fromImage(qimage_of(np.hstack([gray, rgb])).copy()))
-            label.setToolTip(name)
+            label = FitLabel(QPixmap.fromImage(qimage_of(np.hstack([gray, rgb])).copy()))
+            label.setToolTip(f"{name}: gray | colour")
             self.samples_box.addWidget(label, col // 2, col % 2)
         self.inspected.emit(result)
 

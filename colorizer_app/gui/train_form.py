@@ -208,6 +208,7 @@ class TrainSettingsBox(QGroupBox):
         store.setValue("train/lr", self.lr.value())
         store.setValue("train/val", self.val_fraction.value())
         store.setValue("train/recipe_key", self.recipe.currentData())
+        store.setValue("train/image_size", self.image_size.currentText())
 
     def restore(self, store: QSettings | None) -> None:
         """The settings saved in ``store``; FINE_TUNE's for any not saved (or no store)."""
@@ -225,3 +226,6 @@ class TrainSettingsBox(QGroupBox):
         self.val_fraction.setValue(float(saved("val", FINE_TUNE.val_fraction)))
         index = self.recipe.findData(str(saved("recipe_key", recipe_of(FINE_TUNE))))
         self.recipe.setCurrentIndex(max(0, index))
+        size = str(saved("image_size", ""))  # kept if the base model's depth allows it
+        if self.image_size.findText(size) >= 0:
+            self.image_size.setCurrentText(size)

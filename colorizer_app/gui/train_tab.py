@@ -40,7 +40,8 @@ from colorizer_app.gui.train_form import TrainSettingsBox
 from colorizer_app.gui.train_plots import TrainPlots
 from colorizer_app.gui.train_process import TrainProcess
 from colorizer_app.gui.train_settings import new_run_dir, runs_root, safe_name, write_run_file
-from trainer.runs import RunInfo, describe_run, history, list_runs
+from trainer.cli import comparison_line, describe_event
+from trainer.runs import RunInfo, describe_run, history, last_comparison, list_runs
 
 
 class TrainTab(QWidget):
@@ -54,6 +55,7 @@ class TrainTab(QWidget):
         self.run_dir: Path | None = None
         self.total_steps = 0
         self._started = 0.0
+        self._compared: dict | None = None  # the running/last run's comparison with its base
         self._held = 0.0  # seconds paused since the process started
         self._paused_at = 0.0
         self._start_step = 0
@@ -92,6 +94,10 @@ class TrainTab(QWidget):
         run_layout.addLayout(row(QLabel("Earlier runs"), self.runs, self.resume_button))
         run_layout.addWidget(self.progress)
         run_layout.addWidget(self.status)
+        # the finished fine-tune next to its base on the held-out photos (worse: a warning)
+        self.comparison = QLabel("")
+        self.comparison.setWordWrap(True)
+        run_layout.addWidget(self.comparison)
 
         # --- plots, preview, log
         self.preview = QLabel("The preview (gray | current output | truth) appears here.")
@@ -174,6 +180,8 @@ class TrainTab(QWidget):
         chosen = self.runs.currentData()
         has = bool(chosen) and (Path(chosen) / "checkpoints" / "last.pt").is_file()
         self.use_button.setEnabled(has or self._has_checkpoint)
+        if chosen:  # how that run measured against its base, if it was a fine-tune
+            self._show_comparison(last_comparison(chosen))
 
     def start(self) -> bool:
         """Start a new run in its own folder; False (with a message) when it cannot."""
@@ -223,6 +231,7 @@ class TrainTab(QWidget):
                 self.plots.add(record)
         self.log.clear()
         self.status.setText("Starting the training process…")
+        self._show_comparison(None if fresh else last_comparison(run_dir))
         self.preview.clear()  # never the previous run's samples under this run
         self.preview.setText(
             "The preview (gray | current output | truth) appears at the first validation."
@@ -254,6 +263,9 @@ class TrainTab(QWidget):
     # --- events from the process -----------------------------------------------------------
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
+        every = max(1, self.total_steps // 20)  # about 20 step lines a run; all other events
+        if kind != "step" or int(event.get("step", 0)) % every == 0:
+            self.log.appendPlainText(describe_event(event))
         if kind == "start":
             self.total_steps = int(event.get("total_steps", 0))
             self._start_step = int(event.get("step", 0))
@@ -292,10 +304,14 @@ class TrainTab(QWidget):
             self.status.setText("Training…")
         elif kind == "done":
             self.progress.setValue(self.progress.maximum())
-        elif kind in ("error", "warning"):
-            self.log.appendPlainText(f"{kind}: {event.get('message')}")
-        elif kind == "data":  # files of the data that training leaves out, and why
-            self.log.appendPlainText(f"{event.get('items')} photos used; {event.get('message')}")
+        elif kind == "compare":
+            self._show_comparison(event)
+
+    def _show_comparison(self, event: dict | None) -> None:
+        self._compared = event
+        self.comparison.setText(comparison_line(event) if event else "")
+        worse = bool(event and event.get("worse"))
+        self.comparison.setStyleSheet("color: #c62828; font-weight: bold;" if worse else "")
 
     def _show_step(self, event: dict) -> None:
         step = int(event.get("step", 0))
@@ -340,6 +356,15 @@ class TrainTab(QWidget):
         run = self.run_dir or (Path(self.runs.currentData()) if self.runs.currentData() else None)
         if run is None or not (run / "checkpoints" / "last.pt").is_file():
             return self._refuse("Use this model", "There is no checkpoint yet.")
+        compared = self._compared if run == self.run_dir else last_comparison(run)
+        if compared and compared.get("worse"):
+            answer = QMessageBox.question(
+                self,
+                "Use a model that measures worse?",
+                f"{comparison_line(compared)}.\n\nUse it anyway?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
         if name is None:
             info = describe_run(run)
             default = info.name if info is not None else run.name

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from models.colorbins import DEFAULT_TEMPERATURE
-from models.networks import ConfigMixin
+from models.configs import ConfigMixin, number_problem
 
 
 def setting(default: Any, help: str) -> Any:
@@ -151,20 +151,8 @@ class TrainConfig(ConfigMixin):
 
     def _check(self, name: str, lo: float, hi: float, open_lo: bool, open_hi: bool) -> str:
         """A problem with the number ``name`` (type, NaN, range), or ''."""
-        value = getattr(self, name)
         whole = isinstance(_DEFAULTS[name], int)
-        kinds = (int,) if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            return f"{name} must be {'a whole number' if whole else 'a number'}, got {value!r}"
-        inside = (lo < value if open_lo else lo <= value) and (
-            value < hi if open_hi else value <= hi
-        )
-        if not inside:  # NaN is never inside
-            return (
-                f"{name} must be in {'(' if open_lo else '['}{lo:g}, {hi:g}"
-                f"{')' if open_hi else ']'}, got {value!r}"
-            )
-        return ""
+        return number_problem(name, getattr(self, name), lo, hi, open_lo, open_hi, whole=whole)
 
     @property
     def adversarial(self) -> bool:

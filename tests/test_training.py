@@ -11,23 +11,14 @@ import time
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from models import load_generator
 from models.errors import Cancelled
 from models.progress import CallbackProgress
-from tests.conftest import smooth_photo, tiny_train_args
+from tests.conftest import tiny_train_args
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.config import TrainConfig
 from trainer.loop import TrainingError, learning_rate, train
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("photos")
-    for i in range(12):
-        Image.fromarray(smooth_photo(48, 64, color=True, seed=i)).save(root / f"p{i:02d}.png")
-    return root
 
 
 def tiny(photos, run_dir, **kw):

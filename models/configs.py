@@ -25,7 +25,7 @@ def brief(value: Any, limit: int = 40) -> str:
     line whatever the file holds."""
     try:
         text = repr(value)
-    except ValueError:  # an integer too long to print
+    except (ValueError, RecursionError):  # an integer too long to print, lists 10000 deep
         return f"a {type(value).__name__}"
     text = text.replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -80,8 +80,8 @@ def _type_problem(name: str, value: Any, kind: Any) -> str:
         return f"{name} must be text, got {brief(value)}"
     if kind is int and not is_whole(value):
         return f"{name} must be a whole number, got {brief(value)}"
-    if kind is float and not (is_number(value) and math.isfinite(value)):
-        return f"{name} must be a finite number, got {brief(value)}"
+    if kind is float and not is_number(value):
+        return f"{name} must be a number, got {brief(value)}"
     return ""
 
 
@@ -112,8 +112,10 @@ class ConfigMixin:
         for f in fields(self):
             value, kind = getattr(self, f.name), types[f.name]
             problem = _type_problem(f.name, value, kind)
-            if not problem and f.name in self._RANGES:
+            if not problem and f.name in self._RANGES:  # NaN is never in range
                 problem = number_problem(f.name, value, *self._RANGES[f.name], whole=kind is int)
+            elif not problem and kind is float and not math.isfinite(value):
+                problem = f"{f.name} must be a finite number, got {brief(value)}"
             if problem:
                 problems.append(problem)
         return problems

@@ -227,12 +227,17 @@ def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
     def damaged(problem: str) -> ModelFileError:
         return ModelFileError(f"{path}: damaged model description ({problem})")
 
+    text = metadata["colorizer"]
+    if len(text) > MAX_DESCRIPTION:  # parsed, it could take many times its size in memory
+        raise damaged(f"{len(text)} characters, more than any model's")
     try:
-        meta = json.loads(metadata["colorizer"])
+        meta = json.loads(text)
     except RecursionError:  # JSON nested thousands deep
         raise damaged("nested too deeply") from None
     except ValueError as err:
         raise damaged(_short(err)) from None
+    if _depth(meta) > MAX_DEPTH:  # parsed, but too deep to print or save again safely
+        raise damaged("nested too deeply")
     if not isinstance(meta, dict):
         raise damaged(f"not a JSON object but {brief(meta)}")
     version = meta.get("format_version")
@@ -294,9 +299,12 @@ def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
     )
 
 
+# A description's size and nesting (the shipped model's: 5 kB, 4 levels), and a name's length
+MAX_DESCRIPTION = 1_000_000
+MAX_DEPTH = 16
+MAX_NAME = 200
 # The informational blocks hold what their writer chose to record; the keys the app reads
 # (the About dialog, fine-tuning lineage) must have these types when present.
-MAX_NAME = 200
 _TRAINING_FIELDS = {
     **dict.fromkeys(("recipe", "data", "init_from", "device", "hardware"), str),
     **dict.fromkeys(("steps", "image_size", "batch_size"), int),
@@ -326,6 +334,19 @@ def _block(meta: dict, key: str, kinds: dict[str, type], damaged) -> dict[str, A
             words = _KIND_WORDS.get(kind, "a JSON object")
             raise damaged(f"{key}.{name} must be {words}, got {brief(block[name])}")
     return dict(block)
+
+
+def _depth(value: Any) -> int:
+    """How deeply JSON lists and objects nest in ``value`` (iteratively: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def _fits(value: Any, kind: type) -> bool:

@@ -112,7 +112,7 @@ DESCRIPTION_CASES = [
     ("ngf-2048", _described("architecture.ngf", "2048"), r"ngf must be in \[1, 512\], got 2048"),
     ("ngf-2**20", _described("architecture.ngf", str(2**20)), r"ngf must be in \[1, 512\]"),
     ("max-mult-huge", _described("architecture.max_mult", "1000000"), r"max_mult must be in"),
-    ("dropout-nan", _described("architecture.dropout", "NaN"), "dropout must be a finite number"),
+    ("dropout-nan", _described("architecture.dropout", "NaN"), r"dropout must be in .*, got nan"),
     ("upsample-list", _described("architecture.upsample", '["transpose"]'), "upsample must be"),
     ("architecture-text", _described("architecture", '"unet"'), "architecture must be a JSON"),
     ("version-1e999", _described("format_version", "1e999"), "format_version must be a whole"),
@@ -134,6 +134,8 @@ DESCRIPTION_CASES = [
     ("heads-huge", _described("heads", json.dumps(["x" * 100_000])), "lists heads"),
     ("hints-bool", _described("hint_channels", "false"), "hint channels"),
     ("nested-100k", _described("training", DEEP), "nested too deeply"),
+    ("nested-900", _described("metrics", '{"x": ' + "[" * 900 + "]" * 900 + "}"), "too deeply"),
+    ("description-huge", _described("training", json.dumps({"notes": "x" * 2_000_000})), "2000"),
     ("not-an-object", lambda s, d: rewrite_description(s, d, lambda m: "[1, 2]"), "JSON object"),
     ("not-json", lambda s, d: rewrite_description(s, d, lambda m: "{"), "damaged model descr"),
 ]

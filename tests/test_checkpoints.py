@@ -161,6 +161,8 @@ def real_builds(monkeypatch):
         (lambda s: s["g_config"].update(ngf=4.0), "ngf must be a whole number"),
         (lambda s: s.update(config="hello"), "config is 'hello'"),
         (lambda s: s["config"].update(lr="fast"), "lr must be a number, got 'fast'"),
+        (lambda s: s["config"].update(loss=["l1"]), "loss must be one of 'gan_l1', 'l1', 'mse'"),
+        (lambda s: s["config"].update(name={"a": 1}), "name must be text"),
         (lambda s: _reshape(s["generator"], "down.1.1.weight"), "generator: tensor down.1.1"),
     ],
 )

@@ -332,3 +332,14 @@ def test_informational_blocks_may_be_absent_or_hold_more_than_the_app_reads(tmp_
     assert info.training == extra and info.metrics == {}
     bare = rewrite_metadata(src, tmp_path / "bare.safetensors", drop=["training", "metrics"])
     assert read_info(bare).training == {} and read_info(bare).name == "tiny"
+
+
+def test_a_header_nested_100k_deep_is_one_line(tmp_path):
+    """The safetensors header itself (not the description inside it) nested 100k deep."""
+    deep = b'{"__metadata__": {"format": "colorizer-generator"}, "w": ' + hostile.DEEP.encode()
+    bad = tmp_path / "deep.safetensors"
+    bad.write_bytes(struct.pack("<Q", len(deep) + 1) + deep + b"}")
+    for reader in (read_info, load_generator):
+        with pytest.raises(ModelFileError, match="not a model file or truncated") as caught:
+            reader(bad)
+        assert "\n" not in str(caught.value) and len(str(caught.value)) < 400

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,8 +20,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from models import tensorcheck
 from models.atomic import create_temp, default_mode
 from models.color import AB_SCALE, L_SCALE
+from models.configs import brief, is_number, is_whole
 from models.errors import ModelFileError
 from models.networks import (
     GENERATOR_TYPES,
@@ -131,25 +135,20 @@ def save_generator(
 
 
 def read_info(path: str | os.PathLike) -> ModelInfo:
-    """Read and validate a model file's description without loading its weights."""
+    """Read and validate a model file's description and tensor table, without loading its
+    weights (nothing the file describes is built)."""
     path = Path(path)
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a folder, not a model file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return _parse_metadata(path, handle.metadata())
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: model file not found") from None
-    except PermissionError:
-        raise ModelFileError(f"{path}: permission denied") from None
-    except SafetensorError as err:
-        raise ModelFileError(f"{path}: not a model file or truncated ({_short(err)})") from None
-    except OSError as err:
-        raise ModelFileError(f"{path}: cannot read model file ({err.strerror or err})") from None
+    with _opened(path) as handle:
+        return _checked_info(path, handle)
 
 
 def load_generator(path: str | os.PathLike) -> LoadedGenerator:
     """Rebuild the generator described by a model file, in eval mode on the CPU.
+
+    The description is validated field by field and the file's tensor table (names, shapes,
+    dtypes, read from its header) is compared with the one the described network needs
+    before that network is built or a weight is read: a file cannot make the app allocate
+    more than its own weights.
 
     Raises
     ------
@@ -157,29 +156,14 @@ def load_generator(path: str | os.PathLike) -> LoadedGenerator:
         Missing, truncated, foreign (not a colorizer generator) or incompatible file.
     """
     path = Path(path)
-    info = read_info(path)
-    module = build_generator(info.config)
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
+    with _opened(path) as handle:
+        info = _checked_info(path, handle)
+        module = build_generator(info.config)
+        try:
             state = {key: handle.get_tensor(key) for key in handle.keys()}
-    except SafetensorError as err:
-        raise ModelFileError(f"{path}: truncated or corrupt weights ({_short(err)})") from None
-    except OSError as err:
-        raise ModelFileError(f"{path}: cannot read model file ({err.strerror or err})") from None
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ModelFileError(
-            f"{path}: weights do not match the architecture it describes "
-            f"({len(missing)} missing, {len(unexpected)} unexpected tensors)"
-        )
+        except SafetensorError as err:
+            raise ModelFileError(f"{path}: truncated or corrupt weights ({_short(err)})") from None
     for key, value in state.items():
-        if value.shape != expected[key].shape:
-            raise ModelFileError(
-                f"{path}: tensor {key} has shape {tuple(value.shape)}, "
-                f"the architecture needs {tuple(expected[key].shape)}"
-            )
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise ModelFileError(f"{path}: tensor {key} holds NaN or infinite values")
     if info.has_distribution:
@@ -193,6 +177,38 @@ def load_generator(path: str | os.PathLike) -> LoadedGenerator:
     return LoadedGenerator(module=module, info=info, path=path)
 
 
+@contextmanager
+def _opened(path: Path) -> Iterator[Any]:
+    """The open safetensors file; what goes wrong opening or reading it, in one line."""
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a folder, not a model file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            yield handle
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: model file not found") from None
+    except PermissionError:
+        raise ModelFileError(f"{path}: permission denied") from None
+    except SafetensorError as err:
+        raise ModelFileError(f"{path}: not a model file or truncated ({_short(err)})") from None
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot read model file ({err.strerror or err})") from None
+
+
+def _checked_info(path: Path, handle) -> ModelInfo:
+    """The file's description, once its tensors are exactly those the described network has
+    (safetensors has already checked that the header's tensors fill the file)."""
+    info = _parse_metadata(path, handle.metadata())
+    problem = tensorcheck.mismatch(
+        tensorcheck.needed(lambda: build_generator(info.config)), tensorcheck.header_table(handle)
+    )
+    if problem:
+        raise ModelFileError(
+            f"{path}: weights do not match the architecture it describes ({problem})"
+        )
+    return info
+
+
 def default_model_path() -> Path | None:
     """The shipped default generator inside the ``models`` package, or None if absent."""
     ref = resources.files("models").joinpath("weights", DEFAULT_MODEL)
@@ -204,32 +220,50 @@ def default_model_path() -> Path | None:
 
 
 def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
+    """The file's description, every field checked for its type and range (one line each)."""
     if not metadata or metadata.get("format") != FORMAT or "colorizer" not in metadata:
         raise ModelFileError(f"{path}: a safetensors file, but not a colorizer generator")
+
+    def damaged(problem: str) -> ModelFileError:
+        return ModelFileError(f"{path}: damaged model description ({problem})")
+
+    text = metadata["colorizer"]
+    if len(text) > MAX_DESCRIPTION:  # parsed, it could take many times its size in memory
+        raise damaged(f"{len(text)} characters, more than any model's")
     try:
-        meta = json.loads(metadata["colorizer"])
-        version = int(meta["format_version"])
-        arch = dict(meta["architecture"])
-        color_space = meta["color_space"]
-        normalization = meta["normalization"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise ModelFileError(f"{path}: damaged model description ({err})") from None
+        meta = json.loads(text)
+    except RecursionError:  # JSON nested thousands deep
+        raise damaged("nested too deeply") from None
+    except ValueError as err:
+        raise damaged(_short(err)) from None
+    if _depth(meta) > MAX_DEPTH:  # parsed, but too deep to print or save again safely
+        raise damaged("nested too deeply")
+    if not isinstance(meta, dict):
+        raise damaged(f"not a JSON object but {brief(meta)}")
+    version = meta.get("format_version")
+    if not is_whole(version) or version < 1:
+        raise damaged(f"format_version must be a whole number from 1, got {brief(version)}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: model format version {version} is newer than this app supports "
             f"({FORMAT_VERSION}); update the app"
         )
+    arch = meta.get("architecture")
+    if not isinstance(arch, dict):
+        raise damaged(f"architecture must be a JSON object, got {brief(arch)}")
+    arch = dict(arch)
     kind = arch.pop("type", None)
-    if kind not in GENERATOR_TYPES:
-        raise ModelFileError(f"{path}: unsupported architecture {kind!r}")
-    if color_space not in ("lab", "rgb"):
-        raise ModelFileError(f"{path}: unsupported colour space {color_space!r}")
-    if normalization != json.loads(json.dumps(NORMALIZATION)):
+    if not isinstance(kind, str) or kind not in GENERATOR_TYPES:
+        raise ModelFileError(f"{path}: unsupported architecture {brief(kind)}")
+    color_space = meta.get("color_space")
+    if not isinstance(color_space, str) or color_space not in ("lab", "rgb"):
+        raise ModelFileError(f"{path}: unsupported colour space {brief(color_space)}")
+    if meta.get("normalization") != json.loads(json.dumps(NORMALIZATION)):
         raise ModelFileError(f"{path}: trained with another normalisation than this app uses")
-    try:
+    try:  # every field's type and range (models.configs): nothing is built from it yet
         config = GENERATOR_TYPES[kind][0].from_dict(arch)
     except (TypeError, ValueError) as err:
-        raise ModelFileError(f"{path}: incompatible architecture ({err})") from None
+        raise ModelFileError(f"{path}: incompatible architecture ({_short(err)})") from None
     expected_out = 2 if color_space == "lab" else 3
     if config.in_channels != 1 or config.out_channels != expected_out:
         raise ModelFileError(
@@ -239,21 +273,86 @@ def _parse_metadata(path: Path, metadata: dict[str, str] | None) -> ModelInfo:
     heads = ["regression"] + (["distribution"] if config.num_bins else [])
     if "heads" in meta and meta["heads"] != heads:
         raise ModelFileError(
-            f"{path}: the file lists heads {meta['heads']!r} but its architecture has {heads}"
+            f"{path}: the file lists heads {brief(meta['heads'])} but its architecture has {heads}"
         )
-    if "hint_channels" in meta and meta["hint_channels"] != config.hint_channels:
+    hints = meta.get("hint_channels", config.hint_channels)
+    if not is_whole(hints) or hints != config.hint_channels:
         raise ModelFileError(
-            f"{path}: the file says {meta['hint_channels']!r} hint channels but its "
+            f"{path}: the file says {brief(hints)} hint channels but its "
             f"architecture has {config.hint_channels}"
         )
+    name = meta.get("name") or ""
+    if not isinstance(name, str) or len(name) > MAX_NAME:
+        raise damaged(f"name must be text of at most {MAX_NAME} characters")
+    training = _block(meta, "training", _TRAINING_FIELDS, damaged)
+    metrics = _block(meta, "metrics", _METRIC_FIELDS, damaged)
+    for set_name, scores in (metrics.get("evaluation") or {}).items():
+        label = f"metrics.evaluation[{brief(set_name)}]"
+        _block({label: scores}, label, _EVALUATION_FIELDS, damaged)
     return ModelInfo(
         config=config,
         color_space=color_space,
-        training=dict(meta.get("training") or {}),
-        metrics=dict(meta.get("metrics") or {}),
-        name=str(meta.get("name") or ""),
+        training=training,
+        metrics=metrics,
+        name=name,
         recommended=_recommended(meta.get("recommended")),
     )
+
+
+# A description's size and nesting (the shipped model's: 5 kB, 4 levels), and a name's length
+MAX_DESCRIPTION = 1_000_000
+MAX_DEPTH = 16
+MAX_NAME = 200
+# The informational blocks hold what their writer chose to record; the keys the app reads
+# (the About dialog, fine-tuning lineage) must have these types when present.
+_TRAINING_FIELDS = {
+    **dict.fromkeys(("recipe", "data", "init_from", "device", "hardware"), str),
+    **dict.fromkeys(("steps", "image_size", "batch_size"), int),
+    **dict.fromkeys(("epochs", "wall_seconds", "lambda_l1", "lr"), float),
+    "stages": list,
+    "base": dict,
+}
+_SCORES = ("psnr", "gray_psnr", "ssim", "gray_ssim", "colourfulness", "truth_colourfulness")
+_METRIC_FIELDS = {**dict.fromkeys(_SCORES, float), "images": int, "evaluation": dict}
+_EVALUATION_FIELDS = {
+    **dict.fromkeys(("psnr", "gray_psnr", "colourfulness_ratio"), float),
+    "images": int,
+}
+_KIND_WORDS = {str: "text", int: "a whole number", float: "a number", list: "a list"}
+
+
+def _block(meta: dict, key: str, kinds: dict[str, type], damaged) -> dict[str, Any]:
+    """``meta[key]``: absent or null (an empty block), or an object whose listed entries
+    have their types (a float may be written as a whole number; NaN is kept, as written)."""
+    block = meta.get(key)
+    if block is None:
+        return {}
+    if not isinstance(block, dict):
+        raise damaged(f"{key} must be a JSON object, got {brief(block)}")
+    for name, kind in kinds.items():
+        if name in block and not _fits(block[name], kind):
+            words = _KIND_WORDS.get(kind, "a JSON object")
+            raise damaged(f"{key}.{name} must be {words}, got {brief(block[name])}")
+    return dict(block)
+
+
+def _depth(value: Any) -> int:
+    """How deeply JSON lists and objects nest in ``value`` (iteratively: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if kind is float:
+        return is_number(value)
+    return is_whole(value) if kind is int else isinstance(value, kind)
 
 
 def _recommended(raw: Any) -> dict[str, Any]:
@@ -263,19 +362,16 @@ def _recommended(raw: Any) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     render = raw.get("render_size", "absent")
-    whole = isinstance(render, int) and not isinstance(render, bool)
-    if render is None or (whole and render >= 16):
+    if render is None or (is_whole(render) and render >= 16):
         out["render_size"] = render
     strength = raw.get("strength")
-    if isinstance(strength, int | float) and not isinstance(strength, bool):
-        if 0.0 <= strength <= 2.0:
-            out["strength"] = float(strength)
+    if is_number(strength) and 0.0 <= strength <= 2.0:
+        out["strength"] = float(strength)
     if raw.get("decoder") in DECODERS:
         out["decoder"] = raw["decoder"]
     temperature = raw.get("temperature")
-    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
-        if 0.01 <= temperature <= 10.0:
-            out["temperature"] = float(temperature)
+    if is_number(temperature) and 0.01 <= temperature <= 10.0:
+        out["temperature"] = float(temperature)
     return out
 
 

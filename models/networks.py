@@ -12,27 +12,15 @@ Networks are built from frozen dataclass configs, so a model file can rebuild th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
+from models.configs import ConfigMixin, brief
+
 Upsample = Literal["transpose", "resize_conv"]
-
-
-class ConfigMixin:
-    """``to_dict`` / ``from_dict`` for the settings dataclasses; unknown keys are an error."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]):
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} settings: {sorted(unknown)}")
-        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -55,27 +43,26 @@ class GeneratorConfig(ConfigMixin):
     num_bins: int = 0
     bin_grid: int = 10  # bin side in Lab units (documentation of the buffers' grid)
 
+    # Ranges wide enough for every model this project trains (trainer.config allows ngf up
+    # to 512), narrow enough that a config from a file cannot describe an absurd network.
+    _RANGES = {
+        "in_channels": (1, 4),
+        "out_channels": (1, 4),
+        "ngf": (1, 512),
+        "num_downs": (1, 12),
+        "max_mult": (1, 16),
+        "dropout": (0.0, 1.0, False, True),
+        "n_dropout": (0, 12),
+        "num_bins": (0, 1024),
+        "bin_grid": (2, 40),
+    }
+
     def __post_init__(self) -> None:
-        if self.hint_channels not in (0, 3):
-            raise ValueError(f"hint_channels must be 0 or 3, got {self.hint_channels}")
-        if not 0 <= self.num_bins <= 1024:
-            raise ValueError(f"num_bins must be in 0..1024, got {self.num_bins}")
-        if not 2 <= self.bin_grid <= 40:
-            raise ValueError(f"bin_grid must be in 2..40, got {self.bin_grid}")
-        if self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError("in_channels and out_channels must be positive")
-        if self.ngf < 1 or self.max_mult < 1:
-            raise ValueError("ngf and max_mult must be positive")
-        if not 1 <= self.num_downs <= 12:
-            raise ValueError(f"num_downs must be in 1..12, got {self.num_downs}")
-        if self.upsample not in ("transpose", "resize_conv"):
-            raise ValueError(
-                f"upsample must be 'transpose' or 'resize_conv', got {self.upsample!r}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.n_dropout < 0:
-            raise ValueError("n_dropout must be >= 0")
+        self.check_fields(
+            ""
+            if self.hint_channels in (0, 3)
+            else f"hint_channels must be 0 or 3, got {brief(self.hint_channels)}"
+        )
 
     @property
     def multiple(self) -> int:
@@ -96,15 +83,11 @@ class DiscriminatorConfig(ConfigMixin):
     ndf: int = 64  # width of the first layer, doubled per layer up to 8x
     n_layers: int = 3  # stride-2 layers before the two stride-1 ones
 
+    # in_channels: the gray input and a colour image (2 for Lab, 3 for RGB) and no more
+    _RANGES = {"in_channels": (2, 8), "ndf": (1, 512), "n_layers": (1, 8)}
+
     def __post_init__(self) -> None:
-        if self.in_channels < 2:
-            raise ValueError(
-                f"in_channels must be at least 2 (gray input + colour), got {self.in_channels}"
-            )
-        if self.ndf < 1:
-            raise ValueError(f"ndf must be positive, got {self.ndf}")
-        if not 1 <= self.n_layers <= 8:
-            raise ValueError(f"n_layers must be in 1..8, got {self.n_layers}")
+        self.check_fields()
 
 
 def _level_width(cfg: GeneratorConfig, level: int) -> int:
@@ -267,11 +250,16 @@ class AutoencoderConfig(ConfigMixin):
     depth: int = 3  # stride-2 levels; input sides must be multiples of 2**depth
     dropout: float = 0.0
 
+    _RANGES = {
+        "in_channels": (1, 4),
+        "out_channels": (1, 4),
+        "width": (1, 512),
+        "depth": (1, 8),
+        "dropout": (0.0, 1.0, False, True),
+    }
+
     def __post_init__(self) -> None:
-        if self.width < 1 or not 1 <= self.depth <= 8:
-            raise ValueError("autoencoder width must be positive and depth in 1..8")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        self.check_fields()
 
     @property
     def multiple(self) -> int:
@@ -343,7 +331,13 @@ def build_generator(config: GeneratorConfig | AutoencoderConfig) -> nn.Module:
 
 
 def init_weights(module: nn.Module, gain: float = 0.02) -> None:
-    """pix2pix's "normal" initialisation: N(0, 0.02) convolutions, N(1, 0.02) BatchNorm."""
+    """pix2pix's "normal" initialisation: N(0, 0.02) convolutions, N(1, 0.02) BatchNorm.
+
+    Networks built on the meta device (models.tensorcheck: shapes only) hold no values.
+    """
+    weight = getattr(module, "weight", None)
+    if isinstance(weight, torch.Tensor) and weight.is_meta:
+        return
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, gain)
         if module.bias is not None:

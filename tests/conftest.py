@@ -61,6 +61,15 @@ def smooth_photo(height: int, width: int, *, color: bool = False, dtype=np.uint8
     return np.rint(img * top).astype(dtype)
 
 
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Twelve small colour photos to train on."""
+    root = tmp_path_factory.mktemp("photos")
+    for i in range(12):
+        Image.fromarray(smooth_photo(48, 64, color=True, seed=i)).save(root / f"p{i:02d}.png")
+    return root
+
+
 def tiny_train_args(data, run_dir, **options) -> list[str]:
     """Command-line options for a tiny training run (5-level U-Net of width 4, 32 px crops)."""
     settings = {"image_size": 32, "ngf": 4, "num_downs": 5, "ndf": 8, "batch_size": 4}

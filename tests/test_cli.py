@@ -1,6 +1,7 @@
 """``colorizer colorize`` end to end, in-process (main(argv)) and once as a real subprocess."""
 
 import csv
+import re
 import subprocess
 import sys
 
@@ -192,6 +193,25 @@ def test_bad_model_exits_2_with_one_line(tmp_path, album, make_bad, reason, caps
     assert code == 2
     assert "model.safetensors" in err and (reason in err or "truncated" in err)
     assert len(err.splitlines()) == 1
+
+
+HOSTILE = ["ngf-2**20", "ngf-float", "type-list", "version-1e999", "training-text"]
+HOSTILE += ["nested-100k", "int32-weights", "reshaped", "ngf-512"]
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_hostile_model_exits_2_with_one_line(tmp_path, album, tiny_model_file, case, capsys):
+    from tests import hostile
+
+    _, make, message = next(c for c in hostile.CASES if c[0] == case)
+    model = make(tiny_model_file, tmp_path / "hostile.safetensors")
+    out = tmp_path / "o"
+    code = main(["colorize", str(album), "-o", str(out), "--model", str(model), *FAST])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith(f"colorizer: error: {model}: ") and len(err.splitlines()) == 1
+    assert re.search(message, err), err
+    assert not out.exists()  # refused before any photo
 
 
 def test_pixel_limit_option(album, tmp_path, tiny_model_file, capsys):

@@ -140,8 +140,93 @@ def test_failing_model_reports_and_app_keeps_running(qtbot, window, tmp_path, me
     ws.controls.model.setCurrentIndex(ws.controls.model.count() - 1)
     ws.colorize()
     qtbot.waitUntil(lambda: bool(messages), timeout=20000)
+    assert messages[0][0] == "The model could not be used"
     assert "bad.safetensors" in messages[0][1]
+    assert ws.controls.model_path() == ws.controls.default_entry().path
     assert ws.colorize_button.isEnabled() and not ws.busy()
+
+
+def _colorize_until_a_message(qtbot, ws, messages):
+    ws.colorize()
+    qtbot.waitUntil(lambda: bool(messages), timeout=30000)
+    qtbot.waitUntil(lambda: not ws.busy(), timeout=20000)
+    return messages[0]
+
+
+def test_nan_during_inference_keeps_the_chosen_model(
+    qtbot, window, tiny_model_file, messages, monkeypatch
+):
+    """NaN in the output (fp16 overflowing on a GPU) is not the model file's fault: the app
+    says so and keeps the user's model, although "model" is all over the message."""
+    import torch
+
+    ws = window.workspace
+    assert ws.controls.default_entry() is not None  # something to switch back to
+    assert ws.controls.model_path() == tiny_model_file
+    open_and_wait(qtbot, window, sample_photo())
+    monkeypatch.setattr(torch.nn.Tanh, "forward", lambda self, x: x * float("nan"))
+    title, text = _colorize_until_a_message(qtbot, ws, messages)
+    assert title == "Colorization failed"
+    assert "the model produced NaN/Inf values" in text and "default" not in text
+    assert ws.controls.model_path() == tiny_model_file
+
+
+def test_an_unexpected_error_mentioning_the_model_keeps_the_chosen_model(
+    qtbot, window, tiny_model_file, messages, monkeypatch
+):
+    from colorizer_app.gui import workspace
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("model\nexploded")
+
+    monkeypatch.setattr(workspace, "predict_ab", broken)
+    open_and_wait(qtbot, window, sample_photo())
+    title, text = _colorize_until_a_message(qtbot, window.workspace, messages)
+    assert title == "Colorization failed"
+    assert text == "unexpected error: RuntimeError: model exploded"  # one line
+    assert window.workspace.controls.model_path() == tiny_model_file
+
+
+def test_a_model_file_gone_bad_switches_back_to_the_default(
+    qtbot, window, tiny_model_file, messages
+):
+    """The one failure that is the model file's: a ModelFileError, by type (here the chosen
+    file was replaced by a hostile one after it was picked)."""
+    from tests.hostile import CASES
+
+    ws = window.workspace
+    default = ws.controls.default_entry()
+    assert default is not None
+    open_and_wait(qtbot, window, sample_photo())
+    _, make, _ = next(c for c in CASES if c[0] == "ngf-2**20")
+    good = tiny_model_file.with_name("copy.safetensors")
+    good.write_bytes(tiny_model_file.read_bytes())
+    make(good, tiny_model_file)
+    title, text = _colorize_until_a_message(qtbot, ws, messages)
+    assert title == "The model could not be used"
+    assert str(tiny_model_file) in text and "ngf must be in [1, 512]" in text
+    assert text.endswith("Switching back to the default model.")
+    assert ws.controls.model_path() == default.path
+
+
+def test_worker_failures_carry_the_exception_object(qtbot):
+    from PySide6.QtCore import QObject
+
+    from colorizer_app.gui import workers
+    from models.errors import InferenceError
+
+    owner, seen = QObject(), []
+    error = InferenceError("the model produced NaN/Inf values (fp16 on cuda)")
+
+    def job(progress, emit):
+        raise error
+
+    workers.start(job, "failing", owner, failed=seen.append)
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    assert seen == [error] and isinstance(seen[0], InferenceError)
+    assert workers.describe(seen[0]) == str(error)
+    assert workers.describe(MemoryError()).startswith("out of memory")
+    assert workers.describe(KeyError("x")) == "unexpected error: KeyError: 'x'"
 
 
 def test_strength_change_does_not_rerun_the_network(qtbot, window):

@@ -395,3 +395,23 @@ def test_a_fine_tune_worse_than_its_base_is_flagged_before_it_is_used(tab, monke
     )
     assert not tab.use_model("Look")  # the user declined
     assert asked and "worse" in asked[0][1]
+
+
+def test_taking_the_model_of_a_damaged_checkpoint_says_why(qtbot, window, tab, messages):
+    """Use This Model on a run whose checkpoint is not one: a one-line reason, no model."""
+    import torch
+
+    run = tab.runs_dir / "20260101-000000-damaged"
+    (run / "checkpoints").mkdir(parents=True)
+    torch.save({"step": 3}, run / "checkpoints" / "last.pt")
+    window.tabs.setCurrentWidget(tab)  # a visible tab also says it in a message box
+    tab.run_dir = run
+    before = sorted(user_models_dir().glob("*.safetensors"))
+    assert tab.use_model(name="Damaged")
+    qtbot.waitUntil(lambda: bool(messages), timeout=30000)
+    qtbot.waitUntil(lambda: tab._export_job is None, timeout=10000)
+    ((title, text),) = messages
+    assert title == "Cannot export the model" and "\n" not in text
+    assert text.startswith(f"{run / 'checkpoints' / 'last.pt'}: not a complete training checkpoint")
+    assert tab.status.text() == text
+    assert sorted(user_models_dir().glob("*.safetensors")) == before

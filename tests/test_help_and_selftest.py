@@ -43,6 +43,18 @@ def test_model_card_of_the_shipped_model(qapp):
         assert f"{name} (recommended settings)" in card
 
 
+def test_model_card_of_a_file_with_partial_numbers(qapp, tiny_model_file, tmp_path):
+    """A metrics block checked for types but missing a partner (psnr without gray_psnr):
+    the card shows what there is."""
+    from colorizer_app.gui.about import model_card
+    from tests.hostile import rewrite_metadata
+
+    metrics = {"psnr": 22.5, "ssim": 0.9, "gray_ssim": 0.8, "images": 7}
+    path = rewrite_metadata(tiny_model_file, tmp_path / "partial.safetensors", metrics=metrics)
+    card = model_card(path)
+    assert "PSNR" not in card and "0.9000 (gray input 0.8000)" in card and ">7<" in card
+
+
 def test_user_guide_opens_with_its_screenshots(qtbot, window):
     assert docs_dir() is not None
     dialog = window.show_guide()

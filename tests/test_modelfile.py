@@ -17,7 +17,9 @@ from models import (
     save_generator,
 )
 from models.modelfile import FORMAT, default_model_path, read_info
+from tests import hostile
 from tests.conftest import TINY, make_generator_file
+from tests.hostile import rewrite_metadata
 
 
 def _run(module, x):
@@ -111,52 +113,30 @@ def test_text_file_with_model_extension(tmp_path):
         load_generator(bad)
 
 
-def _rewrite_metadata(src, dst, *, drop=(), **changes):
-    """Copy a model file with its JSON description edited (``drop``: keys to remove, with
-    "architecture.x" for a key of the architecture)."""
-    data = src.read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    meta = json.loads(header["__metadata__"]["colorizer"])
-    for key in drop:
-        outer, _, inner = key.rpartition(".")
-        (meta[outer] if outer else meta).pop(inner)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(meta.get(key), dict):
-            meta[key].update(value)
-        else:
-            meta[key] = value
-    header["__metadata__"]["colorizer"] = json.dumps(meta)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    dst.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
-    return dst
-
-
 def test_wrong_architecture_is_refused(tmp_path):
     src = make_generator_file(tmp_path / "m.safetensors")
-    bad = _rewrite_metadata(src, tmp_path / "bad.safetensors", architecture={"ngf": 8})
+    bad = rewrite_metadata(src, tmp_path / "bad.safetensors", architecture={"ngf": 8})
     with pytest.raises(ModelFileError, match="shape|do not match"):
         load_generator(bad)
 
 
 def test_newer_format_version_is_refused(tmp_path):
     src = make_generator_file(tmp_path / "m.safetensors")
-    bad = _rewrite_metadata(src, tmp_path / "new.safetensors", format_version=99)
+    bad = rewrite_metadata(src, tmp_path / "new.safetensors", format_version=99)
     with pytest.raises(ModelFileError, match="newer"):
         read_info(bad)
 
 
 def test_other_normalisation_is_refused(tmp_path):
     src = make_generator_file(tmp_path / "m.safetensors")
-    bad = _rewrite_metadata(src, tmp_path / "n.safetensors", normalization={"L": "x/100"})
+    bad = rewrite_metadata(src, tmp_path / "n.safetensors", normalization={"L": "x/100"})
     with pytest.raises(ModelFileError, match="normalisation"):
         read_info(bad)
 
 
 def test_lab_generator_needs_two_outputs(tmp_path):
     src = make_generator_file(tmp_path / "m.safetensors")
-    bad = _rewrite_metadata(src, tmp_path / "rgb.safetensors", color_space="rgb")
+    bad = rewrite_metadata(src, tmp_path / "rgb.safetensors", color_space="rgb")
     with pytest.raises(ModelFileError, match="3 output"):
         read_info(bad)
 
@@ -266,7 +246,7 @@ def test_a_v3_file_that_contradicts_itself_is_refused(tmp_path, change, message)
     from tests.conftest import make_v3_file
 
     src = make_v3_file(tmp_path / "v3.safetensors")
-    bad = _rewrite_metadata(src, tmp_path / "bad.safetensors", **change)
+    bad = rewrite_metadata(src, tmp_path / "bad.safetensors", **change)
     with pytest.raises(ModelFileError, match=message):
         load_generator(bad)
 
@@ -287,7 +267,7 @@ def test_v2_files_without_the_new_fields_still_load(tmp_path):
     drop = ["heads", "hint_channels"] + [
         f"architecture.{k}" for k in ("hint_channels", "num_bins", "bin_grid")
     ]
-    old = _rewrite_metadata(src, tmp_path / "old.safetensors", drop=drop)
+    old = rewrite_metadata(src, tmp_path / "old.safetensors", drop=drop)
     info = load_generator(old).info
     assert not info.takes_hints and info.heads == ["regression"]
 
@@ -300,3 +280,66 @@ def test_model_files_get_the_users_normal_permissions(tmp_path):
     path = make_generator_file(tmp_path / "m.safetensors")
     assert os.stat(path).st_mode & 0o777 == default_mode()
     assert default_mode() & 0o600 == 0o600
+
+
+@pytest.fixture
+def real_builds(monkeypatch):
+    import models.modelfile
+
+    return hostile.record_real_builds(monkeypatch, models.modelfile)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"), [c[1:] for c in hostile.CASES], ids=[c[0] for c in hostile.CASES]
+)
+def test_a_hostile_file_is_one_line_before_anything_is_built(tmp_path, real_builds, make, message):
+    """Hostile metadata or tensors: a one-line ModelFileError naming the file, from the
+    description and the header alone; the network it describes is never built (ngf 2**20
+    would be a terabyte) and no weight is read."""
+    bad = make(make_generator_file(tmp_path / "good.safetensors"), tmp_path / "bad.safetensors")
+    for reader in (read_info, load_generator):
+        with pytest.raises(ModelFileError, match=message) as caught:
+            reader(bad)
+        text = str(caught.value)
+        assert text.startswith(f"{bad}: ") and "\n" not in text and len(text) < 400
+    assert real_builds == []
+
+
+def test_the_good_file_the_hostile_ones_come_from_loads(tmp_path, real_builds):
+    good = make_generator_file(tmp_path / "good.safetensors")
+    assert load_generator(good).info.config == TINY and real_builds == [TINY]
+    same = hostile.rewrite_description(good, tmp_path / "same.safetensors", json.dumps)
+    assert load_generator(same).info == load_generator(good).info
+
+
+def test_bfloat16_weights_load_as_float32(tmp_path):
+    module = UNetGenerator(TINY).eval()
+    path = save_generator(
+        tmp_path / "bf.safetensors", module, ModelInfo(TINY), dtype=torch.bfloat16
+    )
+    loaded = load_generator(path).module
+    assert loaded.down[0][0].weight.dtype == torch.float32
+    torch.testing.assert_close(
+        loaded.down[0][0].weight, module.down[0][0].weight.bfloat16().float()
+    )
+
+
+def test_informational_blocks_may_be_absent_or_hold_more_than_the_app_reads(tmp_path):
+    src = make_generator_file(tmp_path / "m.safetensors")
+    extra = {"steps": 3, "epochs": 1, "notes": {"any": ["thing", 1.5, None]}, "stages": []}
+    rich = rewrite_metadata(src, tmp_path / "rich.safetensors", training=extra, metrics=None)
+    info = read_info(rich)
+    assert info.training == extra and info.metrics == {}
+    bare = rewrite_metadata(src, tmp_path / "bare.safetensors", drop=["training", "metrics"])
+    assert read_info(bare).training == {} and read_info(bare).name == "tiny"
+
+
+def test_a_header_nested_100k_deep_is_one_line(tmp_path):
+    """The safetensors header itself (not the description inside it) nested 100k deep."""
+    deep = b'{"__metadata__": {"format": "colorizer-generator"}, "w": ' + hostile.DEEP.encode()
+    bad = tmp_path / "deep.safetensors"
+    bad.write_bytes(struct.pack("<Q", len(deep) + 1) + deep + b"}")
+    for reader in (read_info, load_generator):
+        with pytest.raises(ModelFileError, match="not a model file or truncated") as caught:
+            reader(bad)
+        assert "\n" not in str(caught.value) and len(str(caught.value)) < 400

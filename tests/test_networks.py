@@ -54,6 +54,47 @@ def test_bad_configs_are_refused():
         GeneratorConfig.from_dict({"ngf": 8, "colour": 1})
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"ngf": 64.0}, "ngf must be a whole number, got 64.0"),
+        ({"ngf": True}, "ngf must be a whole number, got True"),
+        ({"ngf": "64"}, "ngf must be a whole number, got '64'"),
+        ({"ngf": 2048}, r"ngf must be in \[1, 512\], got 2048"),
+        ({"ngf": 2**20}, r"ngf must be in \[1, 512\], got 1048576"),
+        ({"max_mult": 10**6}, r"max_mult must be in \[1, 16\]"),
+        ({"num_bins": -1}, r"num_bins must be in \[0, 1024\]"),
+        ({"dropout": float("nan")}, r"dropout must be in \[0, 1\), got nan"),
+        ({"dropout": "0.5"}, "dropout must be a number, got '0.5'"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+        ({"upsample": ["transpose"]}, "upsample must be one of 'transpose', 'resize_conv'"),
+        ({"hint_channels": 5}, "hint_channels must be 0 or 3, got 5"),
+        ({"ngf": 0.5, "num_downs": None}, "ngf must be .*; num_downs must be a whole number"),
+    ],
+)
+def test_generator_settings_from_a_file_are_type_and_range_checked(settings, message):
+    """Configs come from model files and checkpoints: a wrong type or an absurd size is one
+    ValueError line, before any network is built (ngf 2**20 would be a terabyte)."""
+    with pytest.raises(ValueError, match=message) as caught:
+        GeneratorConfig.from_dict(settings)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("data", ["hello", ["ngf", 8], None, 3])
+def test_settings_that_are_not_a_mapping_are_refused(data):
+    with pytest.raises(ValueError, match="must be a mapping"):
+        GeneratorConfig.from_dict(data)
+
+
+def test_autoencoder_settings_are_checked_too():
+    from models.networks import AutoencoderConfig
+
+    with pytest.raises(ValueError, match="width must be a whole number"):
+        AutoencoderConfig.from_dict({"width": 64.0})
+    with pytest.raises(ValueError, match=r"depth must be in \[1, 8\]"):
+        AutoencoderConfig(depth=40)
+
+
 def test_patchgan_gives_30x30_logits_for_256():
     d = PatchDiscriminator(DiscriminatorConfig(in_channels=3))
     assert d(torch.randn(2, 3, 256, 256)).shape == (2, 1, 30, 30)
@@ -72,10 +113,11 @@ def test_patchgan_receptive_field_is_70():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"in_channels": 1}, "in_channels must be at least 2"),
-        ({"ndf": 0}, "ndf must be positive"),
-        ({"n_layers": 0}, "n_layers must be in 1..8"),
-        ({"n_layers": 9}, "n_layers must be in 1..8"),
+        ({"in_channels": 1}, r"in_channels must be in \[2, 8\]"),
+        ({"ndf": 0}, r"ndf must be in \[1, 512\]"),
+        ({"ndf": 64.0}, "ndf must be a whole number, got 64.0"),
+        ({"n_layers": 0}, r"n_layers must be in \[1, 8\]"),
+        ({"n_layers": 9}, r"n_layers must be in \[1, 8\]"),
     ],
 )
 def test_discriminator_config_is_validated(kwargs, message):

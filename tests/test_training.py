@@ -22,14 +22,6 @@ from trainer.config import TrainConfig
 from trainer.loop import TrainingError, learning_rate, train
 
 
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    root = tmp_path_factory.mktemp("photos")
-    for i in range(12):
-        Image.fromarray(smooth_photo(48, 64, color=True, seed=i)).save(root / f"p{i:02d}.png")
-    return root
-
-
 def tiny(photos, run_dir, **kw):
     base = dict(
         data=str(photos),
@@ -623,6 +615,32 @@ def test_bad_settings_are_one_line_before_any_work(tmp_path, capsys, flags, mess
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()  # nothing started
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hints": "yes"}, "hints must be true or false, got 'yes'"),
+        ({"loss": "gan"}, "loss must be one of 'gan_l1', 'l1', 'mse', got 'gan'"),
+        ({"data": ["a", "b"]}, r"data must be text, got \['a', 'b'\]"),
+        ({"ngf": 32.0}, "ngf must be a whole number, got 32.0"),
+        ({"scale_min": "0.5", "steps": None}, "scale_min must be a number.*; steps must be"),
+    ],
+)
+def test_a_config_file_of_the_wrong_types_is_one_line_before_any_work(
+    tmp_path, capsys, change, message
+):
+    """run.json (the Train tab's, or one edited by hand) is checked field by field."""
+    import re
+
+    from colorizer_app.cli import main
+
+    run_file = tmp_path / "run.json"
+    run_file.write_text(json.dumps({**json.loads(TrainConfig().to_json()), **change}))
+    code = main(["train", "--config", str(run_file), "--run-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and re.search(message, err) and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
 
 
 def test_blown_up_weights_are_not_exported(photos, tmp_path):

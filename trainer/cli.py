@@ -65,8 +65,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from models.errors import Cancelled, ColorizerError
+    from models.errors import Cancelled, ColorizerError, ModelFileError
     from models.progress import CallbackProgress
+    from trainer.checkpoint import BadCheckpointError
     from trainer.loop import train
 
     try:
@@ -101,7 +102,8 @@ def run_train(args: argparse.Namespace) -> int:
         if args.json_progress:
             print(json.dumps({"event": "error", "message": str(err)}), flush=True)
         print(f"colorizer train: error: {err}", file=sys.stderr)
-        return 1
+        # an unusable --init-from model or checkpoint to resume is bad input, like a setting
+        return 2 if isinstance(err, ModelFileError | BadCheckpointError) else 1
     print(f"colorizer train: model written to {out}", file=sys.stderr)
     return 0
 

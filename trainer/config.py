@@ -14,11 +14,11 @@ defaults and their meaning from here.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from models.colorbins import DEFAULT_TEMPERATURE
-from models.networks import ConfigMixin
+from models.configs import ConfigMixin
 
 
 def setting(default: Any, help: str) -> Any:
@@ -135,8 +135,51 @@ class TrainConfig(ConfigMixin):
         default_factory=dict, metadata={"help": "free-form notes kept with the run"}
     )
 
+    # Every number's allowed range: (low, high) both included, or (low, high, low excluded,
+    # high excluded). Checked up front, so a bad value is one clear line before any work
+    # starts (never a traceback later); models.configs checks the types.
+    _RANGES = {
+        "image_size": (16, 4096),
+        "scale_min": (0, 1, True, False),
+        "scale_max": (0, 1, True, False),
+        "rotate_degrees": (0, 180),
+        "val_fraction": (0, 1, False, True),
+        "val_max": (0, 1_000_000),
+        "max_images": (0, 1e12),
+        "workers": (0, 256),
+        "ngf": (1, 512),
+        "num_downs": (1, 12),
+        "dropout": (0, 1, False, True),
+        "ndf": (1, 512),
+        "lambda_l1": (0, 1e6),
+        "warmup_epochs": (0, 1e6),
+        "lr": (0, 1, True, False),
+        "lr_d": (0, 1),
+        "beta1": (0, 1, False, True),
+        "beta2": (0, 1, False, True),
+        "lr_decay_start": (0, 1),
+        "batch_size": (1, 65536),
+        "epochs": (0, 1e6),
+        "steps": (0, 1e12),
+        "seed": (0, 2**63 - 1),
+        "bin_grid": (2, 40),
+        "rebalance": (0, 1, True, False),
+        "ce_weight": (0, 1e6),
+        "reg_weight": (0, 1e6),
+        "temperature": (0.01, 10),
+        "degrade": (0, 1),
+        "ema": (0, 1, False, True),
+        "checkpoint_every": (1, 1e12),
+        "eval_every": (0, 1e12),
+        "log_every": (1, 1e12),
+        "sample_count": (0, 64),
+    }
+
     def __post_init__(self) -> None:
-        problems = [p for name, *bounds in _RANGES if (p := self._check(name, *bounds))]
+        # every field's type (a run.json or a checkpoint may hold anything), every number's
+        # range; then how the settings go together
+        self.check_fields()
+        problems = []
         if self.scale_min > self.scale_max:
             problems.append("scale_min must not exceed scale_max")
         if self.epochs <= 0 and self.steps <= 0:
@@ -149,67 +192,9 @@ class TrainConfig(ConfigMixin):
         if problems:
             raise ValueError("; ".join(problems))
 
-    def _check(self, name: str, lo: float, hi: float, open_lo: bool, open_hi: bool) -> str:
-        """A problem with the number ``name`` (type, NaN, range), or ''."""
-        value = getattr(self, name)
-        whole = isinstance(_DEFAULTS[name], int)
-        kinds = (int,) if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            return f"{name} must be {'a whole number' if whole else 'a number'}, got {value!r}"
-        inside = (lo < value if open_lo else lo <= value) and (
-            value < hi if open_hi else value <= hi
-        )
-        if not inside:  # NaN is never inside
-            return (
-                f"{name} must be in {'(' if open_lo else '['}{lo:g}, {hi:g}"
-                f"{')' if open_hi else ']'}, got {value!r}"
-            )
-        return ""
-
     @property
     def adversarial(self) -> bool:
         return self.loss == "gan_l1"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-
-# Every number's allowed range: (name, low, high, low excluded, high excluded). Checked up
-# front, so a bad value is one clear line before any work starts (never a traceback later).
-_RANGES = (
-    ("image_size", 16, 4096, False, False),
-    ("scale_min", 0, 1, True, False),
-    ("scale_max", 0, 1, True, False),
-    ("rotate_degrees", 0, 180, False, False),
-    ("val_fraction", 0, 1, False, True),
-    ("val_max", 0, 1_000_000, False, False),
-    ("max_images", 0, 1e12, False, False),
-    ("workers", 0, 256, False, False),
-    ("ngf", 1, 512, False, False),
-    ("num_downs", 1, 12, False, False),
-    ("dropout", 0, 1, False, True),
-    ("ndf", 1, 512, False, False),
-    ("lambda_l1", 0, 1e6, False, False),
-    ("warmup_epochs", 0, 1e6, False, False),
-    ("lr", 0, 1, True, False),
-    ("lr_d", 0, 1, False, False),
-    ("beta1", 0, 1, False, True),
-    ("beta2", 0, 1, False, True),
-    ("lr_decay_start", 0, 1, False, False),
-    ("batch_size", 1, 65536, False, False),
-    ("epochs", 0, 1e6, False, False),
-    ("steps", 0, 1e12, False, False),
-    ("seed", 0, 2**63 - 1, False, False),
-    ("bin_grid", 2, 40, False, False),
-    ("rebalance", 0, 1, True, False),
-    ("ce_weight", 0, 1e6, False, False),
-    ("reg_weight", 0, 1e6, False, False),
-    ("temperature", 0.01, 10, False, False),
-    ("degrade", 0, 1, False, False),
-    ("ema", 0, 1, False, True),
-    ("checkpoint_every", 1, 1e12, False, False),
-    ("eval_every", 0, 1e12, False, False),
-    ("log_every", 1, 1e12, False, False),
-    ("sample_count", 0, 64, False, False),
-)
-_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import torch
 
+from models import tensorcheck
 from models.errors import ColorizerError
 from models.modelfile import ModelInfo, read_info, save_generator
 from models.networks import build_generator
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoint import BadCheckpointError, load_checkpoint
 from trainer.config import TrainConfig
 from trainer.report import read_jsonl
 from trainer.state import TrainingError, config_of
@@ -118,23 +119,30 @@ def export_checkpoint(
     the raw weights, e.g. to compare the two).
     """
     run_dir = Path(run_dir)
-    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    state = load_checkpoint(ckpt_path)
     try:
         config = TrainConfig.from_dict(state["config"])
         g_config = config_of(state["g_config"])  # fine-tuned runs keep their base's design
-        generator = build_generator(g_config)
-        if average and "ema" in state:  # AveragedModel's keys: module.<name>, n_averaged
-            weights = {
-                k.removeprefix("module."): v
-                for k, v in state["ema"].items()
-                if k.startswith("module.")
-            }
-        else:
-            weights = state["generator"]
-        generator.load_state_dict(weights)
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise TrainingError(f"{run_dir}: unusable checkpoint ({err})") from None
-    step = int(state["step"])
+    except (TypeError, ValueError) as err:
+        raise BadCheckpointError(f"{ckpt_path}: damaged checkpoint ({err})") from None
+    if average and "ema" in state:  # AveragedModel's keys: module.<name>, n_averaged
+        ema = state["ema"] if isinstance(state["ema"], dict) else {}
+        weights = {
+            k.removeprefix("module."): v
+            for k, v in ema.items()
+            if isinstance(k, str) and k.startswith("module.")
+        }
+    else:
+        weights = state["generator"]
+    # the weights must be the network's before that network is built (for real)
+    need = tensorcheck.needed(lambda: build_generator(g_config))
+    problem = tensorcheck.mismatch(need, tensorcheck.table_of(weights))
+    if problem:
+        raise BadCheckpointError(f"{ckpt_path}: damaged checkpoint (generator: {problem})")
+    generator = build_generator(g_config)
+    generator.load_state_dict(weights)
+    step = state["step"]
     epoch = float(state.get("epoch") or 0.0)
     steps_per_epoch = max(1, round(step / epoch)) if epoch > 0 else max(1, step)
     return export(

@@ -8,14 +8,16 @@ config asks for them), then load ``checkpoints/last.pt`` if the run folder has o
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from models import colorbins
+from models.configs import brief
 from models.errors import ColorizerError
 from models.hints import HINT_CHANNELS
 from models.modelfile import load_generator
@@ -28,7 +30,13 @@ from models.networks import (
     build_generator,
     grow_generator,
 )
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import (
+    BadCheckpointError,
+    load_checkpoint,
+    optimizer_problem,
+    save_checkpoint,
+    state_problem,
+)
 from trainer.config import TrainConfig
 from trainer.data import ab_histogram
 
@@ -100,14 +108,14 @@ def generator_config(config: TrainConfig) -> GeneratorConfig | AutoencoderConfig
     )
 
 
-def config_of(saved: dict) -> GeneratorConfig | AutoencoderConfig:
-    """The generator config a checkpoint saved as a plain dict (its fields tell the type)."""
+def config_of(saved: Any) -> GeneratorConfig | AutoencoderConfig:
+    """The generator config a checkpoint saved as a plain dict (its fields tell the type);
+    ``ValueError`` with one line for anything else or for a field of the wrong type or range."""
     for config_cls, _ in GENERATOR_TYPES.values():
-        try:
+        if isinstance(saved, dict) and set(saved) <= {f.name for f in fields(config_cls)}:
             return config_cls.from_dict(saved)
-        except (TypeError, ValueError):
-            continue
-    raise ValueError(f"unknown generator settings {sorted(saved)}")
+    keys = sorted(map(str, saved)) if isinstance(saved, dict) else saved
+    raise ValueError(f"unknown generator settings {brief(keys, 120)}")
 
 
 def _initial_generator(config: TrainConfig, source, train_idx, *, new_run: bool) -> nn.Module:
@@ -188,24 +196,46 @@ def build_state(
     )
     if not ckpt_path.exists():
         return state, False
+    _resume(state, ckpt_path)
+    return state, True
+
+
+def _resume(state: TrainState, ckpt_path: Path) -> None:
+    """Load ``ckpt_path`` into ``state``, once every entry is known to fit: a damaged or
+    foreign checkpoint is one ``BadCheckpointError`` line, never a traceback mid-load."""
     saved = load_checkpoint(ckpt_path)
     try:
-        same = config_of(saved["g_config"]) == g_config
-    except (KeyError, ValueError):
+        same = config_of(saved["g_config"]) == state.g_config
+    except ValueError:
         same = False
     if not same:
-        raise TrainingError(
+        raise BadCheckpointError(
             f"{ckpt_path}: the checkpoint holds another architecture; use a new run folder"
         )
-    generator.load_state_dict(saved["generator"])
-    discriminator.load_state_dict(saved["discriminator"])
+    parts = [
+        ("generator", state_problem(state.generator.state_dict(), saved["generator"])),
+        ("discriminator", state_problem(state.discriminator.state_dict(), saved["discriminator"])),
+        ("opt_g", optimizer_problem(state.opt_g, saved["opt_g"])),
+        ("opt_d", optimizer_problem(state.opt_d, saved["opt_d"])),
+    ]
+    if state.ema is not None and "ema" in saved:
+        parts.append(("ema", state_problem(state.ema.state_dict(), saved["ema"])))
+    rng = saved["torch_rng"]
+    if rng.dtype != torch.uint8 or rng.shape != torch.get_rng_state().shape:
+        parts.append(("torch_rng", f"not a random generator state but {tuple(rng.shape)}"))
+    for name, problem in parts:
+        if problem:
+            raise BadCheckpointError(
+                f"{ckpt_path}: damaged checkpoint ({name}: {problem}); use a new run folder"
+            )
+    state.generator.load_state_dict(saved["generator"])
+    state.discriminator.load_state_dict(saved["discriminator"])
     state.opt_g.load_state_dict(saved["opt_g"])
     state.opt_d.load_state_dict(saved["opt_d"])
     if state.ema is not None and "ema" in saved:
         state.ema.load_state_dict(saved["ema"])
-    state.step, state.wall_before = int(saved["step"]), float(saved.get("wall_seconds", 0.0))
-    torch.set_rng_state(saved["torch_rng"])
-    return state, True
+    state.step, state.wall_before = saved["step"], float(saved.get("wall_seconds", 0.0))
+    torch.set_rng_state(rng)
 
 
 def fingerprint(module: nn.Module) -> float:

@@ -81,13 +81,13 @@ def model_card(path: Path | None) -> str:
         "Hardware": training.get("hardware"),
     }
     text = "<h3>Model</h3>" + _rows(design) + "<h3>Training</h3>" + _rows(recipe)
-    if metrics:
+    if metrics:  # the file checked each number's type (models.modelfile); pairs may be partial
         numbers = {}
-        if "psnr" in metrics:
+        if {"psnr", "gray_psnr"} <= set(metrics):
             numbers["PSNR (dB)"] = f"{metrics['psnr']:.2f} (gray input {metrics['gray_psnr']:.2f})"
-        if "ssim" in metrics:
+        if {"ssim", "gray_ssim"} <= set(metrics):
             numbers["SSIM"] = f"{metrics['ssim']:.4f} (gray input {metrics['gray_ssim']:.4f})"
-        if "colourfulness" in metrics:
+        if {"colourfulness", "truth_colourfulness"} <= set(metrics):
             numbers["Colourfulness"] = (
                 f"{metrics['colourfulness']:.1f} (truth {metrics['truth_colourfulness']:.1f})"
             )

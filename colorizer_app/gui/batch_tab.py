@@ -217,8 +217,8 @@ class BatchTab(QWidget):
             self.summary.setText(f"{len(items)} photo(s) found")
             self.scanned.emit()
 
-        def unlisted(why: str) -> None:
-            self.summary.setText(f"Cannot list the folder: {why}")
+        def unlisted(err: BaseException) -> None:
+            self.summary.setText(f"Cannot list the folder: {workers.describe(err)}")
             self.scanned.emit()
 
         def ended() -> None:  # before listed/unlisted; a replaced scan reports nothing more
@@ -322,8 +322,8 @@ class BatchTab(QWidget):
             preview=self._on_item,
             progress=self._on_progress,
             finished=self._on_finished,
-            failed=self._on_failed,
-            cancelled=lambda: self._on_failed("cancelled"),
+            failed=lambda err: self._on_stopped(workers.describe(err)),
+            cancelled=lambda: self._on_stopped("cancelled"),
             done=self._on_done,
         )
         return True
@@ -368,7 +368,7 @@ class BatchTab(QWidget):
         self.progress.setValue(self.progress.maximum() if not summary.cancelled else 0)
         self.finished.emit(summary)
 
-    def _on_failed(self, why: str) -> None:
+    def _on_stopped(self, why: str) -> None:
         self.summary.setText(f"Batch stopped: {why}")
         self.failed.emit(why)
 

@@ -137,7 +137,9 @@ class TrainDataBox(QGroupBox):
             "inspect",
             self,
             finished=self._on_inspected,
-            failed=lambda why: self.summary.setText(f"Cannot use this data: {why}"),
+            failed=lambda err: self.summary.setText(
+                f"Cannot use this data: {workers.describe(err)}"
+            ),
             done=done,
         )
 

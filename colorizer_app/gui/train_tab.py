@@ -390,7 +390,7 @@ class TrainTab(QWidget):
             "export",
             self,
             finished=finished,
-            failed=lambda why: self._refuse("Cannot export the model", why),
+            failed=lambda err: self._refuse("Cannot export the model", workers.describe(err)),
             done=lambda: setattr(self, "_export_job", None),
         )
         return True

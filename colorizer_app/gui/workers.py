@@ -1,7 +1,9 @@
 """Background jobs for the GUI: one QObject worker per job, moved to its own QThread.
 
-Workers only call the Qt-free engine. Every exception becomes the ``failed`` signal with a
-one-line reason; cancellation is a flag checked by the engine's progress protocol (never
+Workers only call the Qt-free engine. Every exception becomes the ``failed`` signal, which
+carries the exception object itself: callers dispatch on its type (a ``ModelFileError`` is
+the model file's fault, an ``InferenceError`` is not) and :func:`describe` words it in one
+line. Cancellation is a flag checked by the engine's progress protocol (never
 ``QThread.terminate``). Arrays cross threads; QImages are made on the GUI thread. Progress and
 preview signals are throttled so a fast job cannot flood the event loop.
 """
@@ -33,7 +35,7 @@ class Worker(QObject):
     progress = Signal(int, int, str)  # done, total, message
     preview = Signal(object)  # a numpy array, job-specific
     finished = Signal(object)  # the job's result
-    failed = Signal(str)  # one-line reason
+    failed = Signal(object)  # the exception (describe() gives its one-line reason)
     cancelled = Signal()
 
     def __init__(self, job: Callable, name: str = "job") -> None:
@@ -68,15 +70,25 @@ class Worker(QObject):
             result = self._job(self._token, self.preview.emit)
         except Cancelled:
             self.cancelled.emit()
-        except ColorizerError as err:
-            self.failed.emit(str(err))
-        except MemoryError:
-            self.failed.emit("out of memory: try a smaller render size")
         except Exception as err:  # a bug must reach the user as a message, not a dead thread
-            log.error("%s failed:\n%s", self.name, traceback.format_exc())
-            self.failed.emit(f"unexpected error: {type(err).__name__}: {err}")
+            if not isinstance(err, ColorizerError | MemoryError):
+                log.error("%s failed:\n%s", self.name, traceback.format_exc())
+            # without its traceback: the job's frames (photos, a network) are not kept alive
+            # until the GUI thread gets to the message
+            self.failed.emit(err.with_traceback(None))
         else:
             self.finished.emit(result)
+
+
+def describe(err: BaseException) -> str:
+    """What went wrong, in one line for the user: the message of the engine's and the
+    trainer's own errors, a hint for out-of-memory, the type and text of anything else."""
+    if isinstance(err, ColorizerError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return "out of memory: try a smaller render size"
+    text = " ".join(str(err).split())
+    return f"unexpected error: {type(err).__name__}" + (f": {text[:300]}" if text else "")
 
 
 class Job(QObject):
@@ -114,9 +126,9 @@ class Job(QObject):
     def _on_finished(self, result) -> None:
         self._end("finished", result)
 
-    @Slot(str)
-    def _on_failed(self, why: str) -> None:
-        self._end("failed", why)
+    @Slot(object)
+    def _on_failed(self, err: BaseException) -> None:
+        self._end("failed", err)
 
     @Slot()
     def _on_cancelled(self) -> None:
@@ -178,8 +190,8 @@ def live_threads() -> list[QThread]:
 def start(job: Callable, name: str, owner: QObject, **callbacks) -> Job:
     """Run ``job(progress, emit_preview)`` on a new QThread; callbacks run on the GUI thread.
 
-    Callbacks (all optional): finished(result), failed(reason), cancelled(), progress(done,
-    total, message), preview(item), done() (before any of the three endings).
+    Callbacks (all optional): finished(result), failed(exception), cancelled(),
+    progress(done, total, message), preview(item), done() (before any of the three endings).
     """
     thread = QThread()
     thread.setObjectName(name)

@@ -26,6 +26,7 @@ from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel, side_panel
 from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
+from models.errors import ModelFileError
 from models.modelfile import LoadedGenerator, load_generator
 
 THUMB = -1  # key of the coloured thumbnail among the coloured pyramid levels
@@ -102,7 +103,7 @@ class ColorizeWorkspace(QWidget):
             "load",
             job,
             finished=self._on_loaded,
-            failed=lambda why: self._error("Cannot open this photo", why),
+            failed=lambda err: self._error("Cannot open this photo", workers.describe(err)),
         )
 
     def _on_loaded(self, result) -> None:
@@ -133,7 +134,7 @@ class ColorizeWorkspace(QWidget):
             "luminance",
             lambda progress, emit: luminance_preview(pixels, render),
             finished=self._set_luminance,
-            failed=lambda why: None,
+            failed=lambda err: None,
         )
 
     # --- colorize --------------------------------------------------------------------------
@@ -217,11 +218,14 @@ class ColorizeWorkspace(QWidget):
             self.doc.ab = ab
             self.recompose()
 
-    def _on_colorize_failed(self, why: str) -> None:
+    def _on_colorize_failed(self, err: BaseException) -> None:
+        """A model file that cannot be used sends the picker back to the default model; any
+        other failure (NaN in fp16, out of memory, a bad hint file) leaves the choice alone."""
         self._finish_run()
+        why = workers.describe(err)
         model = self.controls.model_path()
         default = self.controls.default_entry()
-        if "model" in why.lower() and default is not None and model != default.path:
+        if isinstance(err, ModelFileError) and default is not None and model != default.path:
             self._error(
                 "The model could not be used", f"{why}\n\nSwitching back to the default model."
             )
@@ -270,7 +274,7 @@ class ColorizeWorkspace(QWidget):
                 self._show_colorized()
 
         self._start(
-            "compose", job, finished=lambda _: None, failed=lambda why: None, preview=on_level
+            "compose", job, finished=lambda _: None, failed=lambda err: None, preview=on_level
         )
 
     def _show_colorized(self) -> None:
@@ -318,7 +322,7 @@ class ColorizeWorkspace(QWidget):
             "save",
             job,
             finished=self._on_saved,
-            failed=lambda why: self._error("Could not save", why),
+            failed=lambda err: self._error("Could not save", workers.describe(err)),
         )
 
     def _on_saved(self, result) -> None:

@@ -288,3 +288,15 @@ def test_two_models_of_one_name_are_told_apart_by_file(qtbot, window, tmp_path):
         controls.add_model(make_generator_file(tmp_path / f"{name}.safetensors"))
     labels = [controls.model.itemText(i) for i in range(controls.model.count())]
     assert "tiny (a.safetensors)" in labels and "tiny (b.safetensors)" in labels
+
+
+def test_opening_a_multi_page_tiff_says_only_the_first_page_is_used(qtbot, window, tmp_path):
+    import tifffile
+
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for seed in range(2):
+            tif.write(smooth_photo(40, 60, seed=seed))
+    open_and_wait(qtbot, window, path)
+    info = window.workspace.info.text()
+    assert info == "pages.tif: 60x40, 8-bit gray\nmulti-page TIFF: first page of 2 only"

@@ -11,7 +11,7 @@ from PIL import Image, ImageCms, ImageOps, features
 
 from colorizer_app.engine.imageio import read_image, write_image
 from colorizer_app.engine.tiff import cmyk_to_rgb
-from models.errors import ImageWriteError
+from models.errors import ImageReadError, ImageWriteError, UnsupportedFormatError
 from tests.conftest import smooth_photo
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -299,10 +299,14 @@ def _frames(count):
     return [Image.fromarray(smooth_photo(30, 40, color=True, seed=i)) for i in range(count)]
 
 
-def test_animated_gif_and_webp_say_only_the_first_frame(tmp_path):
+def test_animated_gif_webp_and_png_say_only_the_first_frame(tmp_path):
     first, *rest = _frames(3)
     first.save(tmp_path / "a.gif", save_all=True, append_images=rest, duration=100)
     first.save(tmp_path / "a.webp", save_all=True, append_images=rest, lossless=True)
+    first.save(tmp_path / "a.png", save_all=True, append_images=rest)
+    png = read_image(tmp_path / "a.png")
+    assert png.notes == ["animated PNG: first frame of 3 only"]
+    np.testing.assert_array_equal(png.pixels, np.asarray(first))
     gif = read_image(tmp_path / "a.gif")
     assert gif.notes == ["animated GIF: first frame of 3 only"]
     expected = np.asarray(Image.open(tmp_path / "a.gif").convert("RGB"))
@@ -327,6 +331,21 @@ def test_multi_page_tiff_says_only_the_first_page(tmp_path, dtype):
     single = tmp_path / "s.tif"
     tifffile.imwrite(single, pages[0], photometric="rgb")
     assert read_image(single).notes == []
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_heic_is_shown_as_its_container_says(tmp_path, orientation):
+    """HEIF's own transforms (irot, imir) govern, applied by libheif; pillow-heif resets the
+    EXIF orientation to 1, so it is never applied a second time."""
+    pytest.importorskip("pillow_heif", reason="pillow-heif is not installed")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(smooth_photo(30, 40, color=True)).save(tmp_path / "p.heic", exif=exif)
+    photo = read_image(tmp_path / "p.heic")
+    np.testing.assert_array_equal(photo.pixels, np.asarray(Image.open(tmp_path / "p.heic")))
+    carried = Image.Exif()
+    carried.load(b"Exif\x00\x00" + photo.exif)
+    assert carried[0x0112] == 1
 
 
 def test_heic_from_a_phone(tmp_path):
@@ -367,3 +386,14 @@ def test_avif_with_orientation(tmp_path, orientation):
     expected = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "p.avif")).convert("RGB"))
     np.testing.assert_array_equal(photo.pixels, expected)
     assert photo.pixels.shape[:2] == ((40, 30) if orientation in (6, 8) else (30, 40))
+
+
+def test_a_missing_heif_codec_is_named(tmp_path, monkeypatch):
+    from colorizer_app.engine import imageio
+
+    (tmp_path / "IMG_0002.heic").write_bytes(b"\0\0\0\x18ftypheic" + b"\0" * 64)
+    with pytest.raises(ImageReadError, match="not an image"):  # damaged, codec present
+        read_image(tmp_path / "IMG_0002.heic")
+    monkeypatch.setattr(imageio, "_register_heif_opener", lambda: False)
+    with pytest.raises(UnsupportedFormatError, match="reading HEIF needs the pillow-heif package"):
+        read_image(tmp_path / "IMG_0002.heic")

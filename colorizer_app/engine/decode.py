@@ -35,6 +35,7 @@ READ_FORMAT_NAMES = "JPEG, PNG, TIFF, BMP, WebP, GIF, HEIC/HEIF or AVIF"
 # What a multi-image file is called in a note, and what its images are: "first page of 3 only".
 _SEVERAL = {
     "TIFF": ("multi-page TIFF", "page"),
+    "PNG": ("animated PNG", "frame"),
     "GIF": ("animated GIF", "frame"),
     "WEBP": ("animated WebP", "frame"),
     "AVIF": ("animated AVIF", "frame"),

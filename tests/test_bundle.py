@@ -70,6 +70,23 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path):
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, env=env)
     assert version.stdout.startswith("colorizer ")
 
+    # phone photos: HEIC through pillow-heif and AVIF through Pillow, both found in the bundle
+    phone = tmp_path / "phone"
+    phone.mkdir()
+    kinds = _phone_photos(phone)
+    made = subprocess.run(
+        [str(exe), "colorize", str(phone), "-o", str(tmp_path / "coloured"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert sorted(p.name for p in (tmp_path / "coloured").iterdir()) == [
+        f"{kind}.png" for kind in kinds
+    ]
+
     # the parts of torch the spec trims are really gone...
     assert not (internal / "torch" / "include").exists()
     assert not (internal / "torch" / "test").exists()
@@ -91,3 +108,22 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path):
     )
     assert train.returncode == 0, train.stdout + train.stderr
     assert (run_dir / "generator.safetensors").is_file()
+
+
+def _phone_photos(folder: Path) -> list[str]:
+    """A HEIC and an AVIF photo in ``folder`` (each where this Python can write it)."""
+    from PIL import features
+
+    photo = Image.fromarray(smooth_photo(48, 64, color=True))
+    kinds = []
+    try:
+        import pillow_heif
+    except ImportError:
+        pillow_heif = None
+    if pillow_heif is not None:
+        pillow_heif.from_pillow(photo).save(folder / "heic.heic")
+        kinds.append("heic")
+    if features.check("avif"):
+        photo.save(folder / "avif.avif")
+        kinds.append("avif")
+    return sorted(kinds)

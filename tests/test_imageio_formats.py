@@ -397,3 +397,23 @@ def test_a_missing_heif_codec_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(imageio, "_register_heif_opener", lambda: False)
     with pytest.raises(UnsupportedFormatError, match="reading HEIF needs the pillow-heif package"):
         read_image(tmp_path / "IMG_0002.heic")
+
+
+@pytest.mark.parametrize(
+    "samples, bits, expected",
+    [
+        (np.array([False, True]), 1, [0, 255]),
+        (np.array([0, 1], np.uint8), 1, [0, 255]),
+        (np.array([0, 7, 15], np.uint8), 4, [0, 119, 255]),
+        (np.array([0, 2048, 4095], np.uint16), 12, [0, 32775, 65535]),
+        (np.array([0, 200, 255], np.uint8), 8, [0, 200, 255]),
+    ],
+)
+def test_samples_of_fewer_bits_fill_the_range(samples, bits, expected):
+    """What tifffile hands over for 1-, 4- and 12-bit TIFFs, at the full 8 or 16 bits."""
+    from pathlib import Path
+
+    from colorizer_app.engine.tiff import to_integer_samples
+
+    out, notes = to_integer_samples(Path("x.tif"), samples, bits)
+    assert out.tolist() == expected and notes == []

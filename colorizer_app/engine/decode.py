@@ -3,8 +3,9 @@
 Behind :func:`imageio.read_image`, which opens the file with Pillow and maps errors to ours.
 Pillow decodes 8-bit images (HEIF through the pillow-heif plugin), OpenCV 16-bit PNG and
 tifffile (:mod:`.tiff`) the TIFFs Pillow would reduce to 8 bits or cannot decode. Whatever
-the decoder, the result is upright: the EXIF orientation applied once (Pillow >= 11.2 turns
-TIFFs upright itself), and reset to 1 in the EXIF that is carried to the output.
+the decoder, the result is upright: the EXIF orientation applied once (Pillow turns the
+TIFFs it decodes upright itself, tifffile never does), and reset to 1 in the EXIF that is
+carried to the output.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def _decode_tiff(path: Path, im: Image.Image, icc: bytes | None) -> _Pixels:
             pixels, alpha = _decode_8bit(path, im)
         except (OSError, ValueError):  # WebP compression, planar gray + alpha, ...: tifffile
             pass
-        else:  # Pillow >= 11.2 turns TIFFs upright itself and then drops the tag
+        else:  # Pillow turns a TIFF upright as it loads it, then drops the tag (>= 10.1)
             upright = tagged and _ORIENTATION not in im.tag_v2
             return _Pixels(pixels, alpha, None if cmyk else icc, cmyk + several, upright)
     page = tiff.read_first_page(path)

@@ -3,7 +3,8 @@ bits, planar samples, WebP or 12-bit JPEG compression), and every TIFF output.
 
 tifffile hands over the samples as stored; this module turns them into what the engine works
 on: gray or RGB plus an optional alpha, 8 or 16 bits, with the notes a user should read about
-what was converted (``CMYK converted to RGB``) or left out (``first page of 3 only``).
+what was converted (``CMYK converted to RGB``) and the page count behind ``first page of 3
+only``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def read_first_page(path: Path, check_size: Callable[[int, int], None] | None = 
             icc = page.tags.valueof(ICC_TAG) or None
             inkset = page.tags.valueof(332, _INKSET_CMYK)
             orientation = int(page.tags.valueof(ORIENTATION_TAG, 1) or 1)
-            pages = sum(1 for p in tif.pages if not p.is_reduced)
+            pages = _image_pages(tif)
     except ColorizerError:
         raise
     except Exception as err:  # tifffile raises many types for damaged files
@@ -90,7 +91,7 @@ def read_first_page(path: Path, check_size: Callable[[int, int], None] | None = 
         alpha,
         orientation=orientation if orientation in range(1, 9) else 1,
         icc_profile=icc,
-        pages=max(pages, 1),
+        pages=pages,
         notes=notes,
     )
 
@@ -99,9 +100,13 @@ def count_pages(path: Path) -> int:
     """The number of pages of a TIFF that are images of their own (thumbnails not counted)."""
     try:
         with tifffile.TiffFile(path) as tif:
-            return max(1, sum(1 for p in tif.pages if not p.is_reduced))
+            return _image_pages(tif)
     except Exception:  # Pillow decoded the first page; a damaged later page is not our concern
         return 1
+
+
+def _image_pages(tif: tifffile.TiffFile) -> int:
+    return max(1, sum(1 for page in tif.pages if not page.is_reduced))
 
 
 def _colour_and_extra(path: Path, array: np.ndarray, photometric: int, inkset):
@@ -141,13 +146,15 @@ def to_integer_samples(
 ) -> tuple[np.ndarray, list[str]]:
     """Samples as uint8 or uint16, and a note when they were converted.
 
-    Integers of fewer bits than their type (4-bit, 12-bit...) are scaled to its full range;
+    Integers of fewer bits than their type (1-bit, 12-bit...) are scaled to its full range;
     32-bit integers keep their top 16 bits; floating point is taken as 0-1 (or 0 to its
     largest value when that is above 1; alpha always 0-1), NaN as 0, and rounded to 16 bits.
     """
+    if array.dtype == np.bool_:  # 1-bit, unpacked
+        return array.astype(np.uint8) * np.uint8(255), []
     if array.dtype in (np.uint8, np.uint16):
         top = np.iinfo(array.dtype).max
-        if 1 < bits < top.bit_length():
+        if 0 < bits < top.bit_length():
             wide = array.astype(np.uint32) * top // (2**bits - 1)
             array = np.minimum(wide, top).astype(array.dtype)
         return np.ascontiguousarray(array), []
@@ -176,6 +183,11 @@ def cmyk_to_rgb(cmyk: np.ndarray) -> np.ndarray:
     for channel in range(3):  # one channel at a time: uint32 products, bounded memory
         rgb[..., channel] = ((top - cmyk[..., channel]) * paper + top // 2) // top
     return rgb
+
+
+def cmyk_note(icc: bytes | None) -> str:
+    """The note for a CMYK photo read as RGB; its profile, if any, is dropped with it."""
+    return "CMYK converted to RGB" + ("; its CMYK colour profile dropped" if icc else "")
 
 
 def write_tiff(tmp: Path, rgb, alpha, exif: bytes | None, icc: bytes | None) -> None:
@@ -212,8 +224,3 @@ def reason(err: BaseException) -> str:
         return err.strerror
     text = str(err).strip()
     return (text.splitlines()[0] if text else type(err).__name__)[:160]
-
-
-def cmyk_note(icc: bytes | None) -> str:
-    """The note for a CMYK photo read as RGB; its profile, if any, is dropped with it."""
-    return "CMYK converted to RGB" + ("; its CMYK colour profile dropped" if icc else "")

@@ -503,3 +503,15 @@ def test_a_run_that_will_take_minutes_asks_first(qtbot, window, tmp_path, monkey
     asked.clear()
     colorize_and_wait(qtbot, window)  # the recommended size never asks
     assert not asked
+
+
+def test_opening_a_multi_page_tiff_says_only_the_first_page_is_used(qtbot, window, tmp_path):
+    import tifffile
+
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for seed in range(2):
+            tif.write(smooth_photo(40, 60, seed=seed))
+    open_and_wait(qtbot, window, path)
+    info = window.workspace.info.text()
+    assert info == "pages.tif: 60x40, 8-bit gray\nmulti-page TIFF: first page of 2 only"

@@ -137,7 +137,8 @@ class ColorizeWorkspace(QWidget):
         self._set_luminance(lum)
         self.viewer.set_mode(Mode.ORIGINAL)
         depth = f"{photo.bit_depth}-bit {'gray' if photo.is_gray else 'colour'}"
-        self.info.setText(f"{photo.path.name}: {photo.width}x{photo.height}, {depth}")
+        notes = "".join(f"\n{note}" for note in photo.notes)  # first page only, CMYK, ...
+        self.info.setText(f"{photo.path.name}: {photo.width}x{photo.height}, {depth}{notes}")
         self.progress.setValue(0)
         self.eta.setText("")
         self.photo_opened.emit(str(photo.path))

@@ -315,3 +315,37 @@ def test_jpeg_and_webp_in_tiff_are_read(tmp_path):
     photo = read_image(tmp_path / "d.tif")
     assert photo.pixels.dtype == np.uint16
     assert np.abs(photo.pixels.astype(int) - deep).mean() < 300  # lossy, but the full range
+
+
+def _png_header_only(path, width, height):
+    """A PNG that claims ``width`` x ``height`` gray pixels and holds none (a cheap giant)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_reading_never_changes_pillows_process_wide_limit(tmp_path):
+    """Issue #14 item 17: read_image raised Image.MAX_IMAGE_PIXELS for the whole process."""
+    from PIL import Image as PILImage
+
+    from colorizer_app.engine.imageio import ImageReadError, ImageTooLargeError
+
+    before = PILImage.MAX_IMAGE_PIXELS
+    giant = _png_header_only(tmp_path / "giant.png", 16000, 16000)  # 256 MP, above Pillow's
+    with pytest.raises(ImageTooLargeError, match="256 megapixels|limit of 250"):
+        read_image(giant)  # our limit (250 MP) speaks, not Pillow's bomb guard
+    assert PILImage.MAX_IMAGE_PIXELS == before
+    with pytest.raises(ImageReadError, match="truncated or corrupt"):
+        read_image(giant, max_pixels=300_000_000)  # allowed: read, and found empty
+    assert PILImage.MAX_IMAGE_PIXELS == before
+    small = tmp_path / "small.png"
+    PILImage.fromarray(np.zeros((8, 8), np.uint8)).save(small)
+    read_image(small)
+    assert PILImage.MAX_IMAGE_PIXELS == before

@@ -18,9 +18,11 @@ bytes go to a temporary file in the target folder, renamed over the target only 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,13 +124,12 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     path = Path(path)
     _check_readable(path)
     _register_heif_opener()
-    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
-        Image.MAX_IMAGE_PIXELS = max_pixels  # our own limit, checked below, is the authority
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                decoded = decode.decode(path, im, max_pixels)
+        try:
+            decoded = _decode(path, max_pixels)
+        except Image.DecompressionBombError:  # Pillow's guard, below our own limit: ours rules
+            with _pillow_limit(max_pixels):
+                decoded = _decode(path, max_pixels)
     except Image.UnidentifiedImageError:
         if not _is_tiff(path):
             _refuse_missing_codec(path)
@@ -145,6 +146,30 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     except (OSError, SyntaxError, ValueError) as err:  # Pillow reports damage with these
         raise ImageReadError(f"{path}: truncated or corrupt ({_reason(err)})") from None
     return Photo(**decoded._asdict(), path=path)
+
+
+def _decode(path: Path, max_pixels: int) -> decode.Decoded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            return decode.decode(path, im, max_pixels)
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int):
+    """Pillow's process-wide bomb limit raised to ``max_pixels`` for one read, then put back
+    (only for a photo above Pillow's own limit that the user allowed; never left changed)."""
+    with _PILLOW_LIMIT:
+        before = Image.MAX_IMAGE_PIXELS
+        if before is not None and before < max_pixels:
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
 
 
 @functools.cache

@@ -75,7 +75,7 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path):
     phone.mkdir()
     kinds = _phone_photos(phone)
     bundled("colorize", str(phone), "-o", str(tmp_path / "coloured"), "-q")
-    assert sorted(p.name for p in (tmp_path / "coloured").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "coloured").glob("*.png")) == [
         f"{kind}.png" for kind in kinds
     ]
 

@@ -111,7 +111,7 @@ def test_train_then_colorize_with_the_result(tmp_path, truths, capsys):
         )
         == 0
     )
-    assert len(list((tmp_path / "out").iterdir())) == 3
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3  # and their hidden records
 
 
 def test_bad_training_data_is_a_clear_error(tmp_path, capsys):

@@ -38,6 +38,7 @@ TILES = ["256", "512"]
 class ControlsPanel(QWidget):
     render_size_changed = Signal()
     strength_changed = Signal(float)  # re-applied to the cached colour, no network
+    model_changed = Signal()  # another model was chosen (its recommendations applied)
 
     def __init__(self, parent: QWidget | None = None, *, settings_group: str = "controls") -> None:
         super().__init__(parent)
@@ -149,6 +150,7 @@ class ControlsPanel(QWidget):
         self._show_render_cost()
         self.strength.setValue(round(recommended.get("strength", DEFAULTS.strength) * 100))
         self._decoding = {k: recommended[k] for k in ("decoder", "temperature") if k in recommended}
+        self.model_changed.emit()
 
     def add_model(self, path: Path) -> None:
         path = Path(path)

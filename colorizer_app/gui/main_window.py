@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Colorize")
         self._action(run_menu, "&Colorize", self.workspace.colorize, "Ctrl+R")
         self._action(run_menu, "C&ancel", self.workspace.cancel, "Esc")
+        self.workspace.hint_editor.fill_menu(self.menuBar().addMenu("&Hints"))
 
         view = self.menuBar().addMenu("&View")
         for key, text, mode in (

@@ -19,15 +19,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.engine import hints as hint_files
+from colorizer_app.engine.hint_edit import HintPlace
 from colorizer_app.engine.imageio import Photo, as_rgb8, read_image, write_image
 from colorizer_app.engine.pipeline import compose, predict_ab
 from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail
 from colorizer_app.gui import workers
 from colorizer_app.gui.controls import ControlsPanel, side_panel
+from colorizer_app.gui.hint_editor import HintEditor
+from colorizer_app.gui.hint_session import HintSession, hints_data_dir
+from colorizer_app.gui.model_store import load_runner
 from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
 from models.errors import ModelFileError
-from models.modelfile import LoadedGenerator, load_generator
+from models.modelfile import LoadedGenerator
 
 THUMB = -1  # key of the coloured thumbnail among the coloured pyramid levels
 
@@ -70,6 +73,8 @@ class ColorizeWorkspace(QWidget):
         self.eta = QLabel("")
         self.info = QLabel("")
         self.info.setWordWrap(True)
+        self.hint_editor = HintEditor(self.viewer, self)
+        self.hint_editor.add_shortcuts_to(self)
 
         layout = QHBoxLayout(self)
         layout.addWidget(self.viewer, 1)
@@ -81,8 +86,10 @@ class ColorizeWorkspace(QWidget):
                 self.progress,
                 self.eta,
                 self.info,
+                self.hint_editor.panel,
             )
         )
+        self.hints = HintSession(self)
 
         self.colorize_button.clicked.connect(self.colorize)
         self.cancel_button.clicked.connect(self.cancel)
@@ -92,12 +99,14 @@ class ColorizeWorkspace(QWidget):
     # --- open ------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
         path = Path(path)
-        render = self.controls.render_size()
+        render, data_dir = self.controls.render_size(), hints_data_dir()
 
         def job(progress, emit):
             photo = read_image(path)
             display = Pyramid.build(as_rgb8(photo.pixels))
-            return photo, display, luminance_preview(photo.pixels, render)
+            place = HintPlace.of(path, data_dir)  # its hints: beside it, or in the data folder
+            loaded = place.load(photo.width, photo.height)
+            return photo, display, luminance_preview(photo.pixels, render), place, loaded
 
         self._start(
             "load",
@@ -107,8 +116,9 @@ class ColorizeWorkspace(QWidget):
         )
 
     def _on_loaded(self, result) -> None:
-        photo, display, lum = result
+        photo, display, lum, place, loaded = result
         self.cancel()  # a run on the previous photo is meaningless now
+        self.hints.stop()
         self.doc = Document(photo, display, thumb=thumbnail(display.levels[-1]))
         self.viewer.set_photo_size(display.width, display.height)
         self.viewer.set_layer(
@@ -118,6 +128,7 @@ class ColorizeWorkspace(QWidget):
         self.viewer.set_mode(Mode.ORIGINAL)
         depth = f"{photo.bit_depth}-bit {'gray' if photo.is_gray else 'colour'}"
         self.info.setText(f"{photo.path.name}: {photo.width}x{photo.height}, {depth}")
+        self.hints.open(place, loaded, photo.width, photo.height)
         self.progress.setValue(0)
         self.eta.setText("")
         self.photo_opened.emit(str(photo.path))
@@ -141,35 +152,38 @@ class ColorizeWorkspace(QWidget):
     def colorize(self) -> None:
         if self.doc is None or "colorize" in self._jobs:
             return
+        self.run_network()
+
+    def run_network(self) -> None:
+        """Colorize with the current hints (a run still going is replaced: the hint editor
+        calls this after each change)."""
         model_path = self.controls.model_path()
         if model_path is None:
             self._error("No model", "No model is available: choose a model file (Browse…).")
             return
         settings = self.controls.settings()
-        pixels, thumb, strength = self.doc.photo.pixels, self.doc.thumb, self.strength
-        cached = self._generator
-        sidecar = hint_files.sidecar_path(self.doc.path) if self.doc.path else None
+        doc, strength, cached = self.doc, self.strength, self._generator
+        pixels, thumb = doc.photo.pixels, doc.thumb
+        hints, version = self.hint_editor.hints.snapshot(), self.hint_editor.hints.version
 
         def job(progress, emit):
-            generator = cached
-            if generator is None or generator.path != model_path:
-                generator = load_generator(model_path)
-            runner = settings.make_runner(generator)
-            hints = []  # the photo's hint file, as the Batch tab and the CLI use it
-            if sidecar is not None and sidecar.is_file() and runner.takes_hints:
-                hints, _ = hint_files.load_hints(sidecar, pixels.shape[1], pixels.shape[0])
+            runner, generator = load_runner(model_path, settings, cached)
+            used = hints if runner.takes_hints else []
             ab = predict_ab(
                 pixels,
                 runner,
                 settings,
                 progress,
                 on_batch=workers.PreviewThrottle(emit, thumb, strength),
-                hints=hints,
+                hints=used,
             )
             described = runner.description
-            if hints:
-                described += f", {len(hints)} colour hint(s) from {sidecar.name}"
+            if used:
+                described += f", {len(used)} colour hint(s)"
             return ab, generator, described
+
+        def current() -> bool:  # a result for another photo or older hints is never shown
+            return self.doc is doc and self.hint_editor.hints.version == version
 
         if self.viewer.mode in (Mode.ORIGINAL, Mode.LUMINANCE):
             self.viewer.set_mode(Mode.COLORIZED)
@@ -179,10 +193,10 @@ class ColorizeWorkspace(QWidget):
         self._start(
             "colorize",
             job,
-            finished=self._on_colorized,
+            finished=lambda result: self._on_colorized(result, current()),
             failed=self._on_colorize_failed,
             progress=self._on_progress,
-            preview=self._on_tile_preview,
+            preview=lambda item: self._on_tile_preview(item) if current() else None,
             cancelled=self._on_colorize_cancelled,
         )
 
@@ -207,16 +221,26 @@ class ColorizeWorkspace(QWidget):
             scale = colored_thumb.shape[1] / self.doc.display.width
             self.viewer.set_layer(Mode.COLORIZED, [(colored_thumb, scale)])
 
-    def _on_colorized(self, result) -> None:
+    def _on_colorized(self, result, current: bool) -> None:
         ab, generator, device = result
-        self._generator = generator
-        self._run_count += 1
-        self.network_runs.emit(self._run_count)
-        self.controls.device_used.setText(device)
+        self.keep_generator(generator)
         self._finish_run()
+        if not current:  # the hints changed meanwhile: a newer run follows
+            return
+        self._run_count += 1
+        self.controls.device_used.setText(device)
         if self.doc is not None:
             self.doc.ab = ab
             self.recompose()
+        self.network_runs.emit(self._run_count)
+
+    @property
+    def generator(self) -> LoadedGenerator | None:
+        return self._generator
+
+    def keep_generator(self, generator: LoadedGenerator) -> None:
+        """Cache the loaded model for the next run (a worker loaded it)."""
+        self._generator = generator
 
     def _on_colorize_failed(self, err: BaseException) -> None:
         """A model file that cannot be used sends the picker back to the default model; any
@@ -234,6 +258,8 @@ class ColorizeWorkspace(QWidget):
             self._error("Colorization failed", why)
 
     def _on_colorize_cancelled(self) -> None:
+        if "colorize" in self._jobs or self.hints.timer.isActive():
+            return  # replaced by a run for newer hints: that one reports
         self._finish_run()
         self.eta.setText("cancelled")
         if self.doc is not None and self.doc.ab is not None:
@@ -242,6 +268,8 @@ class ColorizeWorkspace(QWidget):
             self.viewer.set_layer(Mode.COLORIZED, None)
 
     def _finish_run(self) -> None:
+        if "colorize" in self._jobs:
+            return  # a newer run is going
         self.colorize_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
 
@@ -373,6 +401,7 @@ class ColorizeWorkspace(QWidget):
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
         """Cancel every job and wait for the threads (called when the window closes)."""
+        self.hints.stop()
         for job in list(self._jobs.values()):
             job.cancel()
         for thread in workers.live_threads():

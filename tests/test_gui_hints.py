@@ -392,3 +392,40 @@ def test_hint_list_and_place_without_qt(tmp_path):
     assert where.load(30, 20).path is None
     assert where.save(hints.snapshot(), 30, 20) == where.sidecar
     assert where.load(30, 20).hints == [a, b]
+
+
+def test_batch_uses_hints_placed_in_the_editor_unless_turned_off(qtbot, window, ws, photo):
+    from tests.test_gui_batch import run_and_wait, scan_and_wait
+
+    place(qtbot, ws, 20, 20, (200, 40, 40))
+    place(qtbot, ws, 100, 70, (40, 200, 40))
+    place(qtbot, ws, 60, 40, (40, 40, 200))
+    idle(qtbot, ws)
+    (photo.parent / "broken.png.hints.json").write_text("{oops")
+    Image.fromarray(smooth_photo(40, 50)).save(photo.parent / "broken.png")
+    Image.fromarray(smooth_photo(40, 50)).save(photo.parent / "plain.png")
+    tab = window.batch
+    tab.controls.add_model(ws.controls.model_path())
+    tab.input_edit.setText(str(photo.parent))
+    tab.output_edit.setText(str(photo.parent.with_name("out")))
+    scan_and_wait(qtbot, tab)
+
+    def details():
+        return {tab.table.item(r, 0).text(): tab.table.item(r, 2).text() for r in range(3)}
+
+    listed = details()  # at scan time, before any run
+    assert listed["coat.png"].startswith("3 hints; ")
+    assert listed["broken.png"].startswith("hint file unusable: ")
+    assert listed["plain.png"] == str(photo.parent.with_name("out") / "plain.png")
+    summary = run_and_wait(qtbot, tab)
+    used = {r.source.name: r.hints for r in summary.results}
+    assert used["coat.png"] == 3 and used["plain.png"] == 0
+    assert {r.source.name: r.status for r in summary.results}["broken.png"] == "failed"
+
+    with qtbot.waitSignal(tab.scanned, timeout=10000):
+        tab.use_hints.setChecked(False)  # rescans
+    assert not any(text.startswith(("3 hints", "hint file")) for text in details().values())
+    tab.overwrite.setChecked(True)
+    summary = run_and_wait(qtbot, tab)
+    assert [r.hints for r in summary.results] == [0, 0, 0]
+    assert all(r.status == "done" for r in summary.results)

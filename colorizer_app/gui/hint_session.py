@@ -43,6 +43,7 @@ class HintSession(QObject):
         self.ws = workspace
         self.editor = workspace.hint_editor
         self.place: HintPlace | None = None
+        self.file: Path | None = None  # the hint file that holds the hints shown, if any
         self.takes_hints = False
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -64,6 +65,7 @@ class HintSession(QObject):
     def open(self, place: HintPlace, loaded: LoadedHints, width: int, height: int) -> None:
         self.timer.stop()
         self.place = place
+        self.file = loaded.path if loaded.error is None else None
         self.editor.set_document(width, height, self._render_width(width, height), loaded.hints)
         if loaded.error is not None:
             self._say(
@@ -108,9 +110,11 @@ class HintSession(QObject):
         try:
             path = place.save(hints, doc.photo.width, doc.photo.height)
         except OSError as err:
+            self.file = None
             self._say(f"The hints could not be saved: {err}", warn=True)
             return
         where = "beside the photo" if path == place.sidecar else "in the app data folder"
+        self.file = path if hints else None
         if not hints:
             self._say(f"No hints (the hint file {path.name} {where} was removed)")
         else:

@@ -165,6 +165,7 @@ class ColorizeWorkspace(QWidget):
         doc, strength, cached = self.doc, self.strength, self._generator
         pixels, thumb = doc.photo.pixels, doc.thumb
         hints, version = self.hint_editor.hints.snapshot(), self.hint_editor.hints.version
+        source = f" from {self.hints.file.name}" if self.hints.file else ""
 
         def job(progress, emit):
             runner, generator = load_runner(model_path, settings, cached)
@@ -179,7 +180,7 @@ class ColorizeWorkspace(QWidget):
             )
             described = runner.description
             if used:
-                described += f", {len(used)} colour hint(s)"
+                described += f", {len(used)} colour hint(s){source}"
             return ab, generator, described
 
         def current() -> bool:  # a result for another photo or older hints is never shown

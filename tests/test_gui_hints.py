@@ -178,6 +178,29 @@ def test_colour_choice_more_recent_result_and_eyedroppers(qtbot, ws, monkeypatch
     assert abs(editor.hints[1].x - 100) < 1.5 and editor.hints[1].rgb() is not None
     assert editor.hints[1].color == "#{:02x}{:02x}{:02x}".format(*expected)
     idle(qtbot, ws)
+    # Esc stops the eyedropper (before the window's Esc = Cancel): nothing is placed
+    qtbot.mouseClick(ws.viewer, Qt.MouseButton.LeftButton, pos=at(ws, 60, 80))
+    qtbot.mouseClick(popup.pick_button, Qt.MouseButton.LeftButton)
+    assert escape_overrides_shortcuts(ws.viewer)  # while picking, Esc is the viewer's
+    qtbot.keyClick(ws.viewer, Qt.Key.Key_Escape)
+    assert not escape_overrides_shortcuts(ws.viewer)  # then the window's Cancel again
+    assert not editor.picking
+    qtbot.mouseClick(ws.viewer, Qt.MouseButton.LeftButton, pos=at(ws, 10, 80))
+    assert len(editor.hints) == 2 and popup.isVisible()  # that click is a new hint's
+    popup.hide()
+
+
+def escape_overrides_shortcuts(widget) -> bool:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QApplication
+
+    event = QKeyEvent(
+        QEvent.Type.ShortcutOverride, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier
+    )
+    event.ignore()
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
 
 
 def test_eyedropper_from_a_reference_image(qtbot, ws, tmp_path, monkeypatch):

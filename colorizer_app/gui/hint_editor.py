@@ -210,10 +210,15 @@ class HintEditor(QObject):
         self.viewer.setCursor(Qt.CursorShape.CrossCursor)
         self.note.emit("Click the colorized photo to pick its colour (Esc: stop)")
 
+    def _stop_picking(self) -> None:
+        self.picking = False
+        self._target = None
+        self.viewer.setCursor(self.cursor())
+
     def pick_at(self, x: float, y: float) -> None:
         """The eyedropper on the result: its colour at (x, y) for the pending hint."""
         self.picking = False
-        self.viewer.setCursor(Qt.CursorShape.ArrowCursor)
+        self.viewer.setCursor(self.cursor())
         rgb = self.sample_result(x, y)
         if rgb is None:
             self.note.emit("No result to pick from yet: colorize first")
@@ -265,10 +270,12 @@ class HintEditor(QObject):
 
     def press(self, event) -> bool:
         pos, button = event.position(), event.button()
-        if self.picking and button == Qt.MouseButton.LeftButton:
+        if self.picking:
             p = self.viewer.to_image(pos)
-            if self._inside(p):
+            if button == Qt.MouseButton.LeftButton and self._inside(p):
                 self.pick_at(p.x(), p.y())
+            else:  # a right-click or a click beside the photo: no colour after all
+                self._stop_picking()
             return True
         if not self.active:
             return False
@@ -342,11 +349,12 @@ class HintEditor(QObject):
         self._show_hover(event.position())
         return True
 
+    def wants_key(self, event) -> bool:
+        return self.picking and event.key() == Qt.Key.Key_Escape
+
     def key(self, event) -> bool:
-        if event.key() == Qt.Key.Key_Escape and self.picking:
-            self.picking = False
-            self._target = None
-            self.viewer.setCursor(Qt.CursorShape.ArrowCursor)
+        if self.wants_key(event):
+            self._stop_picking()
             return True
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.active:
             if self.hovered is not None and self.hovered < len(self.hints):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import Enum
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -237,6 +237,17 @@ class PhotoViewer(QWidget):
         if self._tool is not None:
             self._tool.release(event)
         self._drag = None
+
+    def event(self, event) -> bool:
+        # a key the tool needs (Esc while it picks a colour) wins over the window's shortcut
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and self._tool is not None
+            and self._tool.wants_key(event)
+        ):
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if self._tool is not None and self._tool.key(event):

@@ -382,11 +382,17 @@ def test_confidence_view_shades_by_uncertainty(qtbot, ws):
     original = ws.viewer.grab().toImage()
     c = QPoint(ws.viewer.width() // 2, ws.viewer.height() // 2)
     assert shaded.pixelColor(c) != original.pixelColor(c)
-    # a hint changes the distribution: the old shading is dropped, a new one follows
+    # a hint changes the distribution: shown, the shading is made again after the run
     ws.viewer.set_mode(Mode.CONFIDENCE)
-    ws.hint_editor.add(64, 48, (30, 200, 30))
-    assert Mode.CONFIDENCE not in ws.viewer._layers
     qtbot.waitUntil(lambda: Mode.CONFIDENCE in ws.viewer._layers, timeout=30000)
+    before = ws.viewer._layers[Mode.CONFIDENCE]
+    ws.hint_editor.add(64, 48, (30, 200, 30))
+    qtbot.waitUntil(lambda: ws.viewer._layers.get(Mode.CONFIDENCE) not in (None, before))
+    idle(qtbot, ws)
+    # not shown: dropped at once, made when shown again
+    ws.viewer.set_mode(Mode.COLORIZED)
+    ws.hint_editor.undo_action.trigger()
+    assert Mode.CONFIDENCE not in ws.viewer._layers
     idle(qtbot, ws)
 
 
@@ -452,3 +458,19 @@ def test_batch_uses_hints_placed_in_the_editor_unless_turned_off(qtbot, window, 
     summary = run_and_wait(qtbot, tab)
     assert [r.hints for r in summary.results] == [0, 0, 0]
     assert all(r.status == "done" for r in summary.results)
+
+
+def test_switching_photos_mid_run_keeps_the_hints_and_shows_no_old_result(
+    qtbot, window, ws, photo, tmp_path
+):
+    other = tmp_path / "other.png"
+    Image.fromarray(smooth_photo(50, 60)).save(other)
+    place(qtbot, ws, 30, 30)
+    assert ws.hints.timer.isActive() or "colorize" in ws._jobs  # a run is due or going
+    open_and_wait(qtbot, window, other)
+    idle(qtbot, ws)
+    assert ws.doc.ab is None and not ws.hint_editor.hints.snapshot()  # nothing of coat.png
+    assert len(load_hints(photo.with_name(photo.name + SUFFIX), W, H)[0]) == 1  # saved
+    place(qtbot, ws, 20, 20)
+    window.close()  # mid-run or with a run due: closes, nothing left running
+    assert len(load_hints(other.with_name(other.name + SUFFIX), 60, 50)[0]) == 1

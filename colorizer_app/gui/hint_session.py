@@ -123,7 +123,8 @@ class HintSession(QObject):
     def _on_changed(self) -> None:
         """Hints changed: the running result is for old hints (stop it), run again soon."""
         self.ws.cancel()
-        self.ws.viewer.set_layer(Mode.CONFIDENCE, None)
+        if self.ws.viewer.mode != Mode.CONFIDENCE:  # shown: kept until the new one (no flicker)
+            self.ws.viewer.set_layer(Mode.CONFIDENCE, None)  # else made anew when shown
         if self.ws.doc is not None and self.takes_hints:
             self.timer.start()  # restarts: a burst of changes gives one run
 

@@ -397,13 +397,17 @@ def test_confidence_view_shades_by_uncertainty(qtbot, ws):
 
 
 def test_confidence_shading_is_blue_when_sure_red_when_not():
-    from colorizer_app.gui.confidence import shade
+    from colorizer_app.gui.confidence import shade, stretch
 
     photo = np.full((4, 6, 3), 200, np.uint8)
     sure = shade(photo, np.zeros((2, 3), np.float32))
     unsure = shade(photo, np.ones((2, 3), np.float32))
     assert sure.shape == photo.shape and sure.dtype == np.uint8
     assert sure[0, 0, 2] > sure[0, 0, 0] and unsure[0, 0, 0] > unsure[0, 0, 2]
+    u = np.linspace(0.6, 0.9, 101, dtype=np.float32).reshape(1, -1)
+    relative, (low, high) = stretch(u)
+    assert relative.min() == 0 and relative.max() == 1 and 0.6 < low < high < 0.9
+    assert stretch(np.full((3, 3), 0.7, np.float32))[0].max() == 0  # flat: all "surest"
 
 
 def test_hint_list_and_place_without_qt(tmp_path):

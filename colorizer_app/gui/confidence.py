@@ -22,6 +22,19 @@ def heat(u: np.ndarray) -> np.ndarray:
     return RAMP[low] * (1 - t) + RAMP[low + 1] * t
 
 
+def stretch(u: np.ndarray, low_pct: float = 2.0, high_pct: float = 98.0):
+    """``u`` rescaled so this photo's surest places are 0 and its least sure 1 (percentiles,
+    so a few odd pixels do not set the scale); also returns that (low, high) range.
+
+    A distribution over a few hundred colour bins rarely has low entropy anywhere: measured
+    on a portrait with the shipped model, 0.65-0.96 of the maximum. On an absolute scale the
+    whole photo looks equally unsure; relative to the photo, the places to hint stand out."""
+    low, high = (float(v) for v in np.percentile(u, [low_pct, high_pct]))
+    if high - low < 1e-6:
+        return np.zeros_like(u), (low, high)
+    return np.clip((u - low) / (high - low), 0.0, 1.0), (low, high)
+
+
 def shade(photo: np.ndarray, uncertainty: np.ndarray, *, opacity: float = 0.6) -> np.ndarray:
     """The photo's lightness under the heat colour of ``uncertainty``.
 

@@ -18,7 +18,7 @@ from colorizer_app.engine.hint_edit import HintPlace, LoadedHints
 from colorizer_app.engine.pipeline import render_shape
 from colorizer_app.engine.suggest import suggest_colors, uncertainty
 from colorizer_app.gui import workers
-from colorizer_app.gui.confidence import shade
+from colorizer_app.gui.confidence import shade, stretch
 from colorizer_app.gui.model_store import load_runner
 from colorizer_app.gui.viewer import Mode
 from models.errors import ColorizerError
@@ -201,14 +201,18 @@ class HintSession(QObject):
         def job(progress, emit):
             runner, generator = load_runner(model_path, settings, cached)
             unsure = uncertainty(pixels, runner, settings, hints=hints, progress=progress)
-            return shade(photo, unsure), generator
+            relative, (low, high) = stretch(unsure)
+            return shade(photo, relative), (low, high), generator
 
         def shown(result) -> None:
-            shaded, generator = result
+            shaded, (low, high), generator = result
             self.ws.keep_generator(generator)
             if self.ws.doc is doc and self.editor.hints.version == version:
                 self.ws.viewer.set_layer(Mode.CONFIDENCE, [(shaded, doc.display.scale_of(level))])
-                self._say("Confidence: blue = the model is sure, red = a hint would help there")
+                self._say(
+                    "Confidence: blue = surest in this photo, red = least sure (hint there); "
+                    f"entropy {low:.0%}-{high:.0%} of its maximum"
+                )
 
         self.ws._start(
             "confidence",

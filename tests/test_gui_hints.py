@@ -426,6 +426,16 @@ def test_hint_list_and_place_without_qt(tmp_path):
     assert where.save(hints.snapshot(), 30, 20) == where.sidecar
     assert where.load(30, 20).hints == [a, b]
 
+    from colorizer_app.engine.batch import collect_inputs, note_hints, plan
+    from colorizer_app.engine.hints import count_hints
+
+    assert count_hints(where.sidecar) == 2
+    found = collect_inputs([tmp_path])
+    with_hints = plan(found, tmp_path / "out")
+    note_hints(with_hints)
+    assert with_hints[0].hints == where.sidecar and with_hints[0].hint_note == "2 hints"
+    assert plan(found, tmp_path / "out", sidecars=False)[0].hints is None
+
 
 def test_batch_uses_hints_placed_in_the_editor_unless_turned_off(qtbot, window, ws, photo):
     from tests.test_gui_batch import run_and_wait, scan_and_wait
@@ -478,3 +488,23 @@ def test_switching_photos_mid_run_keeps_the_hints_and_shows_no_old_result(
     place(qtbot, ws, 20, 20)
     window.close()  # mid-run or with a run due: closes, nothing left running
     assert len(load_hints(other.with_name(other.name + SUFFIX), 60, 50)[0]) == 1
+
+
+def test_keyboard_h_undo_redo_in_the_colorize_tab_only(qtbot, window, ws):
+    window.activateWindow()
+    ws.viewer.setFocus()
+    qtbot.waitUntil(window.isActiveWindow)
+    editor = ws.hint_editor
+    qtbot.keyClick(ws.viewer, Qt.Key.Key_H)
+    assert editor.active
+    editor.add(30, 30, (200, 0, 0))
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(ws.viewer, Qt.Key.Key_Z, ctrl)
+    assert len(editor.hints) == 0
+    qtbot.keyClick(ws.viewer, Qt.Key.Key_Z, ctrl | shift)
+    assert len(editor.hints) == 1
+    window.tabs.setCurrentWidget(window.batch)  # Ctrl+Z there is not a hint edit
+    window.batch.input_edit.setFocus()
+    qtbot.keyClick(window.batch.input_edit, Qt.Key.Key_Z, ctrl)
+    assert len(editor.hints) == 1
+    idle(qtbot, ws)

@@ -79,13 +79,15 @@ def test_click_suggested_colour_drag_delete_undo_redo(qtbot, ws, photo):
     hint = editor.hints[0]
     assert abs(hint.x - 40) < 1.5 and abs(hint.y - 30) < 1.5 and hint.color == colour
 
-    # drag the marker to (90, 60)
-    qtbot.mousePress(ws.viewer, Qt.MouseButton.LeftButton, pos=at(ws, hint.x, hint.y))
-    qtbot.mouseMove(ws.viewer, at(ws, 70, 45))
-    qtbot.mouseMove(ws.viewer, at(ws, 90, 60))
-    qtbot.mouseRelease(ws.viewer, Qt.MouseButton.LeftButton, pos=at(ws, 90, 60))
+    # drag the marker to (90, 60), taken 1 px right of its centre (it keeps that offset)
+    grab = 1.0
+    assert grab * ws.viewer.zoom < 10  # still on the marker
+    qtbot.mousePress(ws.viewer, Qt.MouseButton.LeftButton, pos=at(ws, hint.x + grab, hint.y))
+    qtbot.mouseMove(ws.viewer, at(ws, 70 + grab, 45))
+    qtbot.mouseMove(ws.viewer, at(ws, 90 + grab, 60))
+    qtbot.mouseRelease(ws.viewer, Qt.MouseButton.LeftButton, pos=at(ws, 90 + grab, 60))
     moved = editor.hints[0]
-    assert abs(moved.x - 90) < 1.5 and abs(moved.y - 60) < 1.5 and moved.color == colour
+    assert abs(moved.x - 90) < 0.5 and abs(moved.y - 60) < 0.5 and moved.color == colour
     assert editor.stack.count() == 2  # add, move
 
     # hover shows its colour; Delete removes the hovered marker

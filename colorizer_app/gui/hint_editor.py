@@ -296,8 +296,13 @@ class HintEditor(QObject):
         pos = event.position()
         if self._drag is not None:
             index, before = self._drag
-            p = self.viewer.to_image(pos)
-            self.hints.replace(index, hint_edit.moved(before, p.x(), p.y(), *self.size))
+            near = (pos - self._press).manhattanLength() < CLICK_SLOP_PX
+            if near and self.hints[index] == before:
+                return True  # not a drag yet: a click on the marker must not nudge it
+            # the marker keeps its offset from the cursor (no jump when the drag starts)
+            p = self.viewer.to_image(pos) - self.viewer.to_image(self._press)
+            x, y = before.x + p.x(), before.y + p.y()
+            self.hints.replace(index, hint_edit.moved(before, x, y, *self.size))
             self.viewer.update()
             self.changed.emit()  # live: the result follows the drag (debounced)
             return True

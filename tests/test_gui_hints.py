@@ -510,3 +510,20 @@ def test_keyboard_h_undo_redo_in_the_colorize_tab_only(qtbot, window, ws):
     qtbot.keyClick(window.batch.input_edit, Qt.Key.Key_Z, ctrl)
     assert len(editor.hints) == 1
     idle(qtbot, ws)
+
+
+def test_recent_colours_and_marker_visibility_are_remembered(qtbot, window, ws, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    ws.hint_editor.add(10, 10, (1, 2, 3))
+    ws.hint_editor.add(20, 20, (250, 100, 0))
+    ws.hint_editor.show_action.setChecked(False)
+    store = QSettings(str(tmp_path / "remember.ini"), QSettings.Format.IniFormat)
+    ws.save_settings(store)
+    store.setValue("hints/recent", ["#fa6400", "not a colour", "#010203"])
+    ws.hint_editor.recent = []
+    ws.hint_editor.show_action.setChecked(True)
+    ws.restore_settings(store)
+    assert ws.hint_editor.recent == [(250, 100, 0), (1, 2, 3)]
+    assert not ws.hint_editor.show_action.isChecked()
+    idle(qtbot, ws)

@@ -37,6 +37,14 @@ def hex_of(rgb: RGB) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
+def rgb_of(text: str) -> RGB:
+    """``"#rrggbb"`` -> (r, g, b); ValueError for anything else."""
+    color = QColor(text)
+    if not color.isValid() or not text.startswith("#") or len(text) != 7:
+        raise ValueError(f"{text!r} is not #rrggbb")
+    return color.red(), color.green(), color.blue()
+
+
 class ColorPopup(QFrame):
     chosen = Signal(tuple)  # (r, g, b)
     pick_from_result = Signal()

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QToolButton, QToolTip, QVBoxLay
 from colorizer_app.engine import hint_edit
 from colorizer_app.engine.hint_edit import HintList
 from colorizer_app.engine.hints import Hint
-from colorizer_app.gui.color_popup import RGB, ColorPopup, ReferencePicker
+from colorizer_app.gui.color_popup import RGB, ColorPopup, ReferencePicker, hex_of, rgb_of
 from colorizer_app.gui.controls import row
 from colorizer_app.gui.hint_undo import RESIZE_ID, AddHint, ChangeHint, ClearHints, RemoveHint
 from colorizer_app.gui.viewer import Mode, PhotoViewer
@@ -131,6 +131,22 @@ class HintEditor(QObject):
 
     def add_shortcuts_to(self, widget: QWidget) -> None:
         widget.addActions(self.actions)
+
+    def save(self, store) -> None:
+        """Recent colours and the markers' visibility, for the next session (QSettings)."""
+        store.setValue("hints/recent", [hex_of(c) for c in self.recent])
+        store.setValue("hints/show_markers", self.show_action.isChecked())
+
+    def restore(self, store) -> None:
+        value = store.value("hints/recent") or []
+        recent = []
+        for text in [value] if isinstance(value, str) else list(value):
+            try:
+                recent.append(rgb_of(str(text)))
+            except ValueError:
+                continue  # a settings file edited by hand: skip what is not a colour
+        self.recent = recent[:MAX_RECENT]
+        self.show_action.setChecked(bool(store.value("hints/show_markers", True, type=bool)))
 
     # --- edits (each one an undo command) --------------------------------------------------
     def _after_edit(self) -> None:

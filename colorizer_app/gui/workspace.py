@@ -414,6 +414,8 @@ class ColorizeWorkspace(QWidget):
 
     def save_settings(self, store: QSettings) -> None:
         self.controls.save(store)
+        self.hint_editor.save(store)
 
     def restore_settings(self, store: QSettings) -> None:
         self.controls.restore(store)
+        self.hint_editor.restore(store)

@@ -191,6 +191,7 @@ def _colorize_files(args: argparse.Namespace) -> int:
         ColorizerError,
         ColorizeSettings,
         collect_inputs,
+        not_taken_text,
         plan,
         run_batch,
     )
@@ -208,9 +209,16 @@ def _colorize_files(args: argparse.Namespace) -> int:
         print(f"colorizer: error: {err}", file=sys.stderr)
         return 2
 
+    not_taken = []
     sources = collect_inputs(
-        args.inputs, recursive=args.recursive, outdir=args.output, suffix=args.suffix
+        args.inputs,
+        recursive=args.recursive,
+        outdir=args.output,
+        suffix=args.suffix,
+        not_taken=not_taken,
     )
+    for file in not_taken:
+        log.info("not taken: %s (%s)", file.path, file.reason)
     if args.hints and (len(sources) != 1 or args.hints_dir):
         print(
             "colorizer: error: --hints FILE goes with exactly one input photo "
@@ -227,7 +235,8 @@ def _colorize_files(args: argparse.Namespace) -> int:
         hints_dir=args.hints_dir,
     )
     if not items:
-        print("colorizer: no images found in the inputs", file=sys.stderr)
+        why = f" ({not_taken_text(not_taken)})" if not_taken else ""
+        print(f"colorizer: no images found in the inputs{why}", file=sys.stderr)
         return 1
     log.info("model %s on %s, %d file(s)", model_path, runner.device, len(items))
     quiet = args.quiet or not sys.stderr.isatty()
@@ -253,6 +262,7 @@ def _colorize_files(args: argparse.Namespace) -> int:
             max_pixels=args.max_pixels,
             file_progress=tile_bar,
             on_result=on_result,
+            not_taken=not_taken,
         )
     finally:
         files_bar.close()

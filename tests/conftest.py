@@ -91,7 +91,7 @@ def album(tmp_path):
     rgba = np.dstack([smooth_photo(120, 160, color=True), np.full((120, 160), 200, np.uint8)])
     Image.fromarray(rgba).save(src / "cutout.png")
     (src / "broken.jpg").write_bytes((src / "wedding.jpg").read_bytes()[:2000])
-    (src / "notes.txt").write_text("not an image, not an image extension: ignored")
+    (src / "notes.txt").write_text("not an image, not an image extension: not taken")
     return src
 
 

@@ -57,18 +57,27 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path):
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path / "home")}
     env.pop("PYTHONPATH", None)
-    run = subprocess.run(
-        [str(exe), "--self-test"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,  # not the source tree: everything must come from the bundle
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+
+    def bundled(*args):  # run in tmp_path, not the source tree: all must come from the bundle
+        ran = subprocess.run(
+            [str(exe), *args], capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        return ran
+
+    run = bundled("--self-test")
     assert "self-test passed: 4/4 checks" in run.stdout
-    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, env=env)
+    version = bundled("--version")
     assert version.stdout.startswith("colorizer ")
+
+    # phone photos: HEIC through pillow-heif and AVIF through Pillow, both found in the bundle
+    phone = tmp_path / "phone"
+    phone.mkdir()
+    kinds = _phone_photos(phone)
+    bundled("colorize", str(phone), "-o", str(tmp_path / "coloured"), "-q")
+    assert sorted(p.name for p in (tmp_path / "coloured").iterdir()) == [
+        f"{kind}.png" for kind in kinds
+    ]
 
     # the parts of torch the spec trims are really gone...
     assert not (internal / "torch" / "include").exists()
@@ -81,13 +90,24 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path):
     for i in range(8):
         Image.fromarray(smooth_photo(48, 64, color=True, seed=i)).save(data / f"p{i}.png")
     run_dir = tmp_path / "run"
-    train = subprocess.run(
-        [str(exe), "train", *tiny_train_args(data, run_dir, steps=2, workers=1, val_fraction=0.25)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert train.returncode == 0, train.stdout + train.stderr
+    bundled("train", *tiny_train_args(data, run_dir, steps=2, workers=1, val_fraction=0.25))
     assert (run_dir / "generator.safetensors").is_file()
+
+
+def _phone_photos(folder: Path) -> list[str]:
+    """A HEIC and an AVIF photo in ``folder`` (each where this Python can write it)."""
+    from PIL import features
+
+    photo = Image.fromarray(smooth_photo(48, 64, color=True))
+    kinds = []
+    try:
+        import pillow_heif
+    except ImportError:
+        pillow_heif = None
+    if pillow_heif is not None:
+        pillow_heif.from_pillow(photo).save(folder / "heic.heic")
+        kinds.append("heic")
+    if features.check("avif"):
+        photo.save(folder / "avif.avif")
+        kinds.append("avif")
+    return sorted(kinds)

@@ -4,10 +4,11 @@ import csv
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from colorizer_app.cli import main
 from colorizer_app.engine.imageio import read_image
@@ -15,6 +16,7 @@ from models.color import luminance
 from tests.conftest import leftover_temps, smooth_photo
 
 FAST = ["--render-size", "300", "-q"]
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def test_folder_end_to_end(album, tmp_path, tiny_model_file, capsys):
@@ -38,7 +40,7 @@ def test_folder_end_to_end(album, tmp_path, tiny_model_file, capsys):
     err = capsys.readouterr().err
     assert code == 1  # one file failed
     assert "broken.jpg" in err and "truncated" in err
-    assert "3 done, 0 skipped, 1 failed" in err
+    assert "3 done, 0 skipped, 1 failed; 1 file not taken: unsupported type .txt" in err
     # originals untouched
     assert {p: p.read_bytes() for p in album.rglob("*") if p.is_file()} == before
     # every output: same relative path, same stem, full resolution
@@ -53,7 +55,10 @@ def test_folder_end_to_end(album, tmp_path, tiny_model_file, capsys):
     assert not (out / "broken.jpg").exists()
     assert not leftover_temps(out)  # no temporary files
     rows = list(csv.DictReader(report.open()))
-    assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed"]
+    assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed", "not taken"]
+    left_out = next(r for r in rows if r["status"] == "not taken")
+    assert left_out["source"].endswith("notes.txt")
+    assert left_out["reason"] == "unsupported type .txt"
 
 
 def test_second_run_skips_existing_and_overwrite_redoes(album, tmp_path, tiny_model_file, capsys):
@@ -342,8 +347,9 @@ def test_outputs_inside_the_input_folder_are_not_taken_as_inputs(
     assert "3 done, 0 skipped, 1 failed" in capsys.readouterr().err
     assert (out / "wedding_color.jpg").is_file() and (out / "1930s" / "scan16_color.tif").is_file()
     assert all(p.read_bytes() == data for p, data in before.items())
-    assert main(args) == 1  # the outputs are neither inputs nor redone
-    assert "0 done, 3 skipped, 1 failed" in capsys.readouterr().err
+    assert main(args) == 1  # the outputs are neither inputs nor redone, nor "not taken"
+    err = capsys.readouterr().err
+    assert "0 done, 3 skipped, 1 failed; 1 file not taken: unsupported type .txt" in err
     assert not list(album.rglob("*_color_color*"))
 
 
@@ -357,6 +363,94 @@ def test_listing_a_folder_can_be_cancelled(album):
     token.cancel()
     with pytest.raises(Cancelled):
         collect_inputs([album], recursive=True, progress=token)
+
+
+def test_a_folder_says_which_files_it_does_not_take(tmp_path):
+    from colorizer_app.engine.batch import NotTaken, collect_inputs, not_taken_text
+
+    src = tmp_path / "scans"
+    (src / "sub").mkdir(parents=True)
+    Image.fromarray(smooth_photo(20, 30)).save(src / "a.jpg")
+    Image.fromarray(smooth_photo(20, 30)).save(src / "sub" / "b.png")
+    for name in ("layers.psd", "sub/retouch.PSD", "sub/more.psd", "readme.txt", "Makefile"):
+        (src / name).write_bytes(b"not taken")
+    (src / "a.jpg.hints.json").write_text("{}")  # a sidecar: read with its photo
+    (src / ".DS_Store").write_bytes(b"hidden")
+    (src / "gone.jpg").symlink_to(src / "deleted.jpg")
+    not_taken: list[NotTaken] = []
+    found = collect_inputs([src], recursive=True, not_taken=not_taken)
+    assert [rel.as_posix() for _, rel in found] == ["a.jpg", "sub/b.png"]
+    assert {(n.path.relative_to(src).as_posix(), n.reason) for n in not_taken} == {
+        ("layers.psd", "unsupported type .psd"),
+        ("sub/retouch.PSD", "unsupported type .psd"),
+        ("sub/more.psd", "unsupported type .psd"),
+        ("readme.txt", "unsupported type .txt"),
+        ("Makefile", "no file extension"),
+        ("gone.jpg", "broken link"),
+    }
+    assert not_taken_text(not_taken) == (
+        "6 files not taken: unsupported type .psd (3), broken link (1), "
+        "no file extension (1), unsupported type .txt (1)"
+    )
+    chosen: list[NotTaken] = []
+    collect_inputs([src], extensions=[".png"], not_taken=chosen)  # the Batch tab's file types
+    assert NotTaken(src / "a.jpg", "type .jpg not among the chosen file types") in chosen
+
+
+def test_not_taken_files_reach_the_summary_and_the_report(tmp_path, tiny_model_file, capsys):
+    src = tmp_path / "scans"
+    src.mkdir()
+    Image.fromarray(smooth_photo(40, 60)).save(src / "a.jpg")
+    for name in ("x.psd", "y.psd", "z.psd"):
+        (src / name).write_bytes(b"layers")
+    report = tmp_path / "report.csv"
+    args = ["colorize", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model_file)]
+    assert main([*args, "--report", str(report), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "colorizer: 1 done, 0 skipped, 0 failed; 3 files not taken: unsupported type .psd" in err
+    rows = list(csv.DictReader(report.open()))
+    assert sorted((Path(r["source"]).name, r["status"]) for r in rows) == [
+        ("a.jpg", "done"),
+        ("x.psd", "not taken"),
+        ("y.psd", "not taken"),
+        ("z.psd", "not taken"),
+    ]
+    (src / "a.jpg").unlink()
+    assert main([*args, *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "no images found in the inputs (3 files not taken: unsupported type .psd)" in err
+
+
+def test_reading_notes_reach_the_output_and_the_report(tmp_path, tiny_model_file, capsys):
+    import tifffile
+
+    src = tmp_path / "scans"
+    src.mkdir()
+    with tifffile.TiffWriter(src / "album.tif") as tif:
+        for seed in range(3):
+            tif.write(smooth_photo(40, 60, seed=seed))
+    cmyk = np.stack([smooth_photo(40, 60, dtype=np.uint16, seed=s) for s in range(4)], axis=2)
+    tifffile.imwrite(src / "print.tif", cmyk, photometric="separated")
+    gray_icc = SRGB_ICC[:16] + b"GRAY" + SRGB_ICC[20:]
+    Image.fromarray(smooth_photo(40, 60)).save(src / "scan.jpg", icc_profile=gray_icc)
+    report = tmp_path / "report.csv"
+    out = tmp_path / "out"
+    args = ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_file)]
+    assert main([*args, "--report", str(report), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {src / 'album.tif'}: multi-page TIFF: first page of 3 only" in err
+    assert f"note: {src / 'print.tif'}: CMYK converted to RGB" in err
+    gray_note = "gray colour profile dropped: it cannot describe an RGB output"
+    assert f"note: {src / 'scan.jpg'}: {gray_note}" in err
+    notes = {Path(r["source"]).name: r["notes"] for r in csv.DictReader(report.open())}
+    assert notes == {
+        "album.tif": "multi-page TIFF: first page of 3 only",
+        "print.tif": "CMYK converted to RGB",
+        "scan.jpg": gray_note,
+    }
+    colour = read_image(out / "print.tif")
+    assert colour.alpha is None and colour.bit_depth == 16  # never the K channel as alpha
+    assert Image.open(out / "scan.jpg").info.get("icc_profile") is None
 
 
 def test_the_model_files_recommendation_is_the_default_and_options_win(tmp_path, capsys):

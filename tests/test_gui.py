@@ -23,6 +23,20 @@ def open_and_wait(qtbot, win, path):
     )
 
 
+def drop(win, path):
+    """Drop ``path`` on the window as a file manager would."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    win.dropEvent(event)
+
+
 def colorize_and_wait(qtbot, win):
     ws = win.workspace
     with qtbot.waitSignal(ws.network_runs, timeout=60000):
@@ -102,16 +116,7 @@ def test_l_preview_is_the_engines_l(qtbot, window):
 def test_drag_and_drop_opens(qtbot, window, tmp_path):
     photo = tmp_path / "dropped.jpg"
     Image.fromarray(smooth_photo(100, 150)).save(photo)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(photo))])
-    event = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(event)
+    drop(window, photo)
     qtbot.waitUntil(
         lambda: window.workspace.doc is not None and window.workspace.doc.path == photo,
         timeout=20000,
@@ -397,3 +402,116 @@ def test_two_models_of_one_name_are_told_apart_by_file(qtbot, window, tmp_path):
         controls.add_model(make_generator_file(tmp_path / f"{name}.safetensors"))
     labels = [controls.model.itemText(i) for i in range(controls.model.count())]
     assert "tiny (a.safetensors)" in labels and "tiny (b.safetensors)" in labels
+
+
+def test_the_mode_bar_shows_the_mode_and_mirrors_the_view_menu(qtbot, window):
+    """Issue #15: nothing showed which view mode is active."""
+    ws = window.workspace
+    actions = ws.modes.actions
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert all(action in view_menu.actions() for action in actions.values())  # one set
+    open_and_wait(qtbot, window, sample_photo())
+    assert actions[Mode.ORIGINAL].isChecked()
+    assert not actions[Mode.COLORIZED].isEnabled() and not actions[Mode.SPLIT].isEnabled()
+    actions[Mode.LUMINANCE].trigger()
+    assert ws.viewer.mode == Mode.LUMINANCE and actions[Mode.LUMINANCE].isChecked()
+    colorize_and_wait(qtbot, window)  # the run switches to Colorized by itself
+    assert actions[Mode.COLORIZED].isChecked() and not actions[Mode.ORIGINAL].isChecked()
+    assert actions[Mode.SPLIT].isEnabled()
+    qtbot.keyClick(ws.viewer, Qt.Key.Key_4)  # the shortcut
+    assert ws.viewer.mode == Mode.SPLIT and actions[Mode.SPLIT].isChecked()
+    assert [a.isChecked() for a in actions.values()].count(True) == 1
+
+
+def test_open_and_save_start_in_the_users_folders_and_the_sample_stays_out_of_recent(
+    qtbot, window, tmp_path
+):
+    from colorizer_app.gui.workspace import pictures_folder
+
+    assert window.open_folder() == str(pictures_folder())  # not the install folder
+    open_and_wait(qtbot, window, sample_photo())
+    assert window._recent() == [] and window.open_folder() == str(pictures_folder())
+    assert not window.recent_menu.isEnabled()
+    photos = tmp_path / "album"
+    photos.mkdir()
+    photo = photos / "grandma.png"
+    Image.fromarray(smooth_photo(60, 80)).save(photo)
+    open_and_wait(qtbot, window, photo)
+    assert window.open_folder() == str(photos) and window._recent() == [str(photo)]
+    ws = window.workspace
+    assert ws.save_suggestion() == photos / "grandma-colorized.png"  # first: beside it
+    colorize_and_wait(qtbot, window)
+    saved = tmp_path / "colorized" / "mine.png"
+    saved.parent.mkdir()
+    ws.save_as(saved)
+    qtbot.waitUntil(lambda: saved.exists() and "save" not in ws._jobs, timeout=20000)
+    assert ws.save_suggestion() == saved.parent / "grandma-colorized.png"  # then: last used
+
+
+def test_a_dropped_folder_is_offered_to_the_batch_tab(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    Image.fromarray(smooth_photo(40, 60)).save(folder / "a.png")
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes,
+    )
+    drop(window, folder)
+    assert asked and "Batch" in asked[0][2]
+    assert window.tabs.currentWidget() is window.batch
+    assert window.batch.input_edit.text() == str(folder)
+    assert window.batch.output_edit.text() == str(tmp_path / "scans_colorized")
+    qtbot.waitUntil(lambda: not window.batch.scanning, timeout=10000)
+
+
+def test_a_result_from_another_model_or_size_is_marked_stale(qtbot, window, tmp_path):
+    from tests.conftest import make_generator_file
+
+    ws = window.workspace
+    open_and_wait(qtbot, window, sample_photo())
+    colorize_and_wait(qtbot, window)
+    assert ws.stale.text() == ""
+    other = make_generator_file(tmp_path / "other.safetensors", seed=3)
+    first = ws.controls.model_path()
+    ws.controls.add_model(other)  # selects it
+    assert "another model or render size" in ws.stale.text() and first.name in ws.stale.text()
+    ws.controls.model.setCurrentIndex(ws.controls.model.findData(str(first)))
+    assert ws.stale.text() == ""  # back to what made it
+    ws.controls.render.setCurrentText("512")
+    assert ws.stale.text() != ""
+    colorize_and_wait(qtbot, window)
+    assert ws.stale.text() == ""
+
+
+def test_a_run_that_will_take_minutes_asks_first(qtbot, window, tmp_path, monkeypatch):
+    ws = window.workspace
+    big = tmp_path / "big.png"
+    Image.fromarray(smooth_photo(1500, 2000)).save(big)
+    open_and_wait(qtbot, window, big)
+    asked = []
+    monkeypatch.setattr(ws, "confirm", lambda title, text: asked.append(text) or False)
+    ws._tile_seconds = 2.0  # a slow machine, as measured by an earlier run
+    ws.controls.render.setCurrentText("full")
+    ws.colorize()
+    assert asked and "render size full" in asked[0] and "recommended by this model" in asked[0]
+    assert "colorize" not in ws._jobs  # declined: nothing started
+    ws.controls.render.setCurrentText(str(ws.controls.recommended_render()))
+    asked.clear()
+    colorize_and_wait(qtbot, window)  # the recommended size never asks
+    assert not asked
+
+
+def test_opening_a_multi_page_tiff_says_only_the_first_page_is_used(qtbot, window, tmp_path):
+    import tifffile
+
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for seed in range(2):
+            tif.write(smooth_photo(40, 60, seed=seed))
+    open_and_wait(qtbot, window, path)
+    info = window.workspace.info.text()
+    assert info == "pages.tif: 60x40, 8-bit gray\nmulti-page TIFF: first page of 2 only"

@@ -46,7 +46,7 @@ def test_batch_with_a_corrupt_file_then_resume(qtbot, window, album, tmp_path):
     tab.controls.render.setCurrentText("256")
 
     summary = run_and_wait(qtbot, tab)
-    assert summary.line() == "3 done, 0 skipped, 1 failed"
+    assert summary.line() == "3 done, 0 skipped, 1 failed; 1 file not taken: unsupported type .txt"
     assert statuses(tab) == {
         "1930s/scan16.tif": "done",
         "broken.jpg": "failed",
@@ -57,17 +57,17 @@ def test_batch_with_a_corrupt_file_then_resume(qtbot, window, album, tmp_path):
         r for r in range(tab.table.rowCount()) if tab.table.item(r, 0).text() == "broken.jpg"
     )
     assert "truncated" in tab.table.item(row, 2).text()
-    assert "3 done, 0 skipped, 1 failed" in tab.summary.text()
+    assert "3 done, 0 skipped, 1 failed; 1 file not taken" in tab.summary.text()
     assert snapshot(album) == before  # originals untouched, nothing written into the input
     assert read_image(out / "1930s" / "scan16.tif").bit_depth == 16
     rows = list(csv.DictReader(tab.report_path.open()))
-    assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed"]
+    assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed", "not taken"]
     assert tab.progress.value() == tab.progress.maximum()
 
     # a second run resumes: what exists is skipped, not redone
     stamp = (out / "wedding.jpg").stat().st_mtime_ns
     summary = run_and_wait(qtbot, tab)
-    assert summary.line() == "0 done, 3 skipped, 1 failed"
+    assert summary.line().startswith("0 done, 3 skipped, 1 failed; 1 file not taken")
     assert statuses(tab)["wedding.jpg"] == "skipped"
     assert (out / "wedding.jpg").stat().st_mtime_ns == stamp
 
@@ -377,3 +377,49 @@ def test_sidecar_hints_are_used_and_shown(qtbot, window, tmp_path):
     assert "colour hint" not in details["plain.png"]
     rows = {Path(r["source"]).name: r for r in csv.DictReader(tab.report_path.open())}
     assert (rows["dress.png"]["hints"], rows["plain.png"]["hints"]) == ("2", "0")
+
+
+def test_scan_and_summary_say_what_is_not_taken_and_the_notes(qtbot, window, tmp_path):
+    tab = window.batch
+    src = tmp_path / "scans"
+    src.mkdir()
+    Image.fromarray(smooth_photo(40, 60)).save(src / "a.png")
+    frames = [Image.fromarray(smooth_photo(40, 60, seed=i)) for i in range(2)]
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:])
+    (src / "layers.psd").write_bytes(b"not an image we read")
+    tab.input_edit.setText(str(src))
+    tab.output_edit.setText(str(tmp_path / "out"))
+    scan_and_wait(qtbot, tab)
+    assert tab.summary.text() == "2 photo(s) found; 1 file not taken: unsupported type .psd"
+
+    summary = run_and_wait(qtbot, tab)
+    assert summary.line() == "2 done, 0 skipped, 0 failed; 1 file not taken: unsupported type .psd"
+    details = {tab.table.item(r, 0).text(): tab.table.item(r, 2).text() for r in range(2)}
+    assert details["anim.gif"] == "animated GIF: first frame of 2 only"
+    assert "1 file(s) with notes: see the list." in tab.summary.text()
+    rows = {Path(r["source"]).name: r for r in csv.DictReader(tab.report_path.open())}
+    assert rows["anim.gif"]["notes"] == "animated GIF: first frame of 2 only"
+    assert rows["layers.psd"]["status"] == "not taken"
+
+    tab.types.setText("png")
+    scan_and_wait(qtbot, tab)
+    assert tab.summary.text() == (
+        "1 photo(s) found; 2 files not taken: type .gif not among the chosen file types (1), "
+        "unsupported type .psd (1)"
+    )
+
+
+def test_a_folder_with_nothing_to_take_says_what_it_holds(qtbot, window, tmp_path):
+    tab = window.batch
+    src = tmp_path / "layers"
+    src.mkdir()
+    (src / "poster.psd").write_bytes(b"not an image we read")
+    tab.input_edit.setText(str(src))
+    tab.output_edit.setText(str(tmp_path / "out"))
+    with qtbot.waitSignal(tab.failed, timeout=10000) as blocker:
+        assert tab.start(confirm=False)
+    qtbot.waitUntil(lambda: not tab.has_unfinished_work(), timeout=10000)
+    assert blocker.args[0] == (
+        f"nothing to do: no photos with these file types in {src} "
+        "(1 file not taken: unsupported type .psd)"
+    )

@@ -67,6 +67,18 @@ def test_user_guide_opens_with_its_screenshots(qtbot, window):
         if "](images/" in line:
             name = line.split("](")[1].rstrip(")")
             assert (docs_dir() / name).is_file(), name
+    # screenshots are shrunk to the page and framed (issue #15: they were wider than it)
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QTextDocument
+
+    doc = dialog.browser.document()
+    shown = [
+        doc.resource(QTextDocument.ResourceType.ImageResource.value, QUrl(f"images/{n}"))
+        for n in ("colorize.png", "batch.png", "train.png")
+    ]
+    assert all(img is not None and not img.isNull() for img in shown)
+    assert all(img.width() <= dialog.browser.width() for img in shown)
+    assert all(img.pixelColor(0, 0).name() == "#9e9e9e" for img in shown)  # the frame
 
 
 def test_icon_loads(qapp):

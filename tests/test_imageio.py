@@ -223,15 +223,15 @@ def test_non_image_with_image_extension(tmp_path):
 
 
 def test_unsupported_format(tmp_path):
-    Image.fromarray(astronaut()).save(tmp_path / "anim.gif")
-    with pytest.raises(UnsupportedFormatError, match="GIF"):
-        read_image(tmp_path / "anim.gif")
+    Image.fromarray(astronaut()).save(tmp_path / "paint.pcx")
+    with pytest.raises(UnsupportedFormatError, match="PCX.*use JPEG, PNG, TIFF"):
+        read_image(tmp_path / "paint.pcx")
 
 
-def test_float_tiff_is_unsupported(tmp_path):
-    tifffile.imwrite(tmp_path / "f.tif", np.zeros((8, 8), np.float32))
-    with pytest.raises(UnsupportedFormatError, match="floating-point|32-bit"):
-        read_image(tmp_path / "f.tif")
+def test_signed_integer_tiff_is_unsupported(tmp_path):
+    tifffile.imwrite(tmp_path / "s.tif", np.zeros((8, 8), np.int16))
+    with pytest.raises(UnsupportedFormatError, match="int16 samples"):
+        read_image(tmp_path / "s.tif")
 
 
 def test_zero_width_or_height(tmp_path):
@@ -261,7 +261,7 @@ def test_write_failure_leaves_no_partial_file_and_keeps_target(tmp_path, monkeyp
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("colorizer_app.engine.imageio._encode_to", broken)
+    monkeypatch.setattr("colorizer_app.engine.encode.encode", broken)
     with pytest.raises(ImageWriteError, match="No space left"):
         write_image(target, np.zeros((4, 4, 3), np.uint8))
     assert target.read_bytes() == b"previous good output"
@@ -315,3 +315,37 @@ def test_jpeg_and_webp_in_tiff_are_read(tmp_path):
     photo = read_image(tmp_path / "d.tif")
     assert photo.pixels.dtype == np.uint16
     assert np.abs(photo.pixels.astype(int) - deep).mean() < 300  # lossy, but the full range
+
+
+def _png_header_only(path, width, height):
+    """A PNG that claims ``width`` x ``height`` gray pixels and holds none (a cheap giant)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_reading_never_changes_pillows_process_wide_limit(tmp_path):
+    """Issue #14 item 17: read_image raised Image.MAX_IMAGE_PIXELS for the whole process."""
+    from PIL import Image as PILImage
+
+    from colorizer_app.engine.imageio import ImageReadError, ImageTooLargeError
+
+    before = PILImage.MAX_IMAGE_PIXELS
+    giant = _png_header_only(tmp_path / "giant.png", 16000, 16000)  # 256 MP, above Pillow's
+    with pytest.raises(ImageTooLargeError, match="256 megapixels|limit of 250"):
+        read_image(giant)  # our limit (250 MP) speaks, not Pillow's bomb guard
+    assert PILImage.MAX_IMAGE_PIXELS == before
+    with pytest.raises(ImageReadError, match="truncated or corrupt"):
+        read_image(giant, max_pixels=300_000_000)  # allowed: read, and found empty
+    assert PILImage.MAX_IMAGE_PIXELS == before
+    small = tmp_path / "small.png"
+    PILImage.fromarray(np.zeros((8, 8), np.uint8)).save(small)
+    read_image(small)
+    assert PILImage.MAX_IMAGE_PIXELS == before

@@ -146,6 +146,18 @@ def test_output_folder_is_the_input_folder_twice(tmp_path, tiny_model_file, caps
     assert sorted(p.name for p in d.iterdir() if p.is_file()) == made  # nothing new
 
 
+def test_a_recursive_run_into_its_own_folder_says_nothing_of_the_records(
+    tmp_path, tiny_model_file, capsys
+):
+    d = _photos(tmp_path / "d", ["p0.png"], seed=0)
+    _photos(d / "sub", ["p1.png"], seed=1)
+    for _ in range(2):
+        assert _colorize([d], d, tiny_model_file, "--recursive", "--suffix", "_c") == 0
+    err = capsys.readouterr().err
+    assert "not taken" not in err and ".json" not in err  # the hidden records are not photos
+    assert "0 done, 2 skipped, 0 failed" in err
+
+
 def test_our_outputs_are_not_inputs_anywhere(tmp_path, tiny_model_file):
     """A folder holding both scans and their colorized copies (made by this app) gives only the
     scans as inputs, whatever the output folder now; a copy edited by the user is a photo."""

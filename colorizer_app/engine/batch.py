@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import stat
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,9 @@ from models.progress import NullProgress, Progress, held_seconds
 
 log = logging.getLogger(__name__)
 
+_REASONS_SHOWN = 4  # reasons named in the summary line; the CSV report has every file
+REPORT_PREFIX = "colorizer-report-"  # the Batch tab's CSV reports: not photos, not "not taken"
+
 Status = Literal["queued", "done", "skipped", "conflict", "failed"]
 
 
@@ -60,6 +65,14 @@ class BatchItem:
     hint_note: str = ""  # "3 hints", or why its hint file cannot be used (see note_hints)
 
 
+@dataclass(frozen=True)
+class NotTaken:
+    """A file found in an input folder that the batch does not take, and why."""
+
+    path: Path
+    reason: str  # "unsupported type .psd", "link to a missing file", ...
+
+
 @dataclass
 class FileResult:
     source: Path
@@ -67,7 +80,7 @@ class FileResult:
     status: Status
     reason: str = ""
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # read and write notes, one line each
     hints: int = 0  # colour hints the network used for this file
 
 
@@ -75,6 +88,7 @@ class FileResult:
 class BatchSummary:
     results: list[FileResult] = field(default_factory=list)
     cancelled: bool = False
+    not_taken: list[NotTaken] = field(default_factory=list)  # files of the folders left out
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -92,27 +106,58 @@ class BatchSummary:
         """Some file has no up-to-date output: it failed, or another output is in its way."""
         return bool(self.failed or self.conflicts)
 
+    @property
+    def with_notes(self) -> list[FileResult]:
+        return [r for r in self.results if r.notes]
+
     def line(self) -> str:
+        """``3 done, 0 skipped, 1 failed; 2 files not taken: unsupported type .psd``"""
         text = f"{self.count('done')} done, {self.count('skipped')} skipped, "
         if self.conflicts:
             text += f"{len(self.conflicts)} conflict(s), "
         text += f"{self.count('failed')} failed"
-        return text + (" (cancelled)" if self.cancelled else "")
+        text += " (cancelled)" if self.cancelled else ""
+        return text + (f"; {not_taken_text(self.not_taken)}" if self.not_taken else "")
 
     def write_csv(self, path: str | os.PathLike) -> None:
-        """Write one row per file (source, output, status, reason, seconds, hints used),
-        atomically."""
+        """Write one row per file (source, output, status, reason, seconds, hints used,
+        notes), then one per file not taken (status ``not taken``), atomically."""
 
         def write(tmp: Path) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["source", "output", "status", "reason", "seconds", "hints"])
+                writer.writerow(
+                    ["source", "output", "status", "reason", "seconds", "hints", "notes"]
+                )
                 for r in self.results:
                     writer.writerow(
-                        [r.source, r.output or "", r.status, r.reason, f"{r.seconds:.2f}", r.hints]
+                        [
+                            r.source,
+                            r.output or "",
+                            r.status,
+                            r.reason,
+                            f"{r.seconds:.2f}",
+                            r.hints,
+                            "; ".join(r.notes),
+                        ]
                     )
+                for n in self.not_taken:
+                    writer.writerow([n.path, "", "not taken", n.reason, "", "", ""])
 
         write_atomically(path, write)
+
+
+def not_taken_text(files: list[NotTaken]) -> str:
+    """``3 files not taken: unsupported type .psd (2), link to a missing file (1)``"""
+    reasons = sorted(Counter(f.reason for f in files).items(), key=lambda rn: (-rn[1], rn[0]))
+    count = len(files)
+    text = f"{count} file{'s' if count != 1 else ''} not taken: "
+    if len(reasons) == 1:
+        return text + reasons[0][0]
+    shown = [f"{reason} ({n})" for reason, n in reasons[:_REASONS_SHOWN]]
+    if len(reasons) > _REASONS_SHOWN:
+        shown.append(f"{len(reasons) - _REASONS_SHOWN} other reasons (see the report)")
+    return text + ", ".join(shown)
 
 
 def collect_inputs(
@@ -123,16 +168,19 @@ def collect_inputs(
     outdir: str | os.PathLike | None = None,
     suffix: str = "",
     progress: Progress | None = None,
+    not_taken: list[NotTaken] | None = None,
 ) -> list[tuple[Path, Path]]:
     """Expand files and folders into ``(source, relative path)`` pairs, sorted per folder.
 
     A file given directly is taken whatever its extension (its content decides); files inside
-    folders are filtered by ``extensions``. Hidden files and our own partial outputs are
-    skipped, and so are outputs of ours: files whose provenance record matches them, and,
-    when the output folder ``outdir`` lies inside an input folder, files under ``outdir``
-    (when it is a subfolder) or, when it is the input folder itself, files whose stem ends
-    with the output ``suffix``. A missing input is returned as itself so that the batch
-    reports it.
+    folders are filtered by ``extensions``. Hidden files, our own partial outputs and reports
+    and colour hint sidecars are passed over, and so are outputs of ours: files whose
+    provenance record matches them, and, when the output folder ``outdir`` lies inside an
+    input folder, files under ``outdir`` (when it is a subfolder) or, when it is the input
+    folder itself, files whose stem ends with the output ``suffix``. Any other file of the
+    folders that is not taken (another type, a link to nothing) is appended to ``not_taken``
+    with the reason, for the summary to say. A missing input is returned as itself so that
+    the batch reports it.
 
     A big tree on a slow drive takes a while: ``progress`` can cancel the walk (checked at
     every entry) and hears the number of files taken so far (every 100).
@@ -142,6 +190,7 @@ def collect_inputs(
     out_key = _key(Path(outdir)) if outdir is not None else None
     ours = OutputIndex()
     found: list[tuple[Path, Path]] = []
+    left_out: list[NotTaken] = []
     for raw in inputs:
         root = Path(raw)
         if not root.is_dir():
@@ -151,19 +200,49 @@ def collect_inputs(
         files = []
         for p in root.rglob("*") if recursive else root.glob("*"):
             progress.check_cancelled()
-            if (
-                p.suffix.lower() in exts
-                and not p.name.startswith(".")
-                and p.is_file()
-                and not _earlier_output(p, root_key, out_key, suffix)
-                and not ours.is_our_output(p)
-            ):
+            if any(part.startswith(".") for part in p.relative_to(root).parts):
+                continue  # hidden files and folders (the outputs' records among them)
+            why = _why_not_taken(p, exts)
+            if why == "" or _earlier_output(p, root_key, out_key, suffix):
+                continue
+            if why is None and ours.is_our_output(p):
+                continue
+            if why is None:
                 files.append(p)
                 taken = len(found) + len(files)
                 if taken % 100 == 0:
                     progress.update(taken, 0, "scanning")
+            else:
+                left_out.append(NotTaken(p, why))
         found.extend((p, p.relative_to(root)) for p in sorted(files))
+    if not_taken is not None:
+        not_taken.extend(sorted(left_out, key=lambda n: n.path))
     return found
+
+
+def _why_not_taken(path: Path, extensions: set[str]) -> str | None:
+    """None for a file to take, "" for an entry passed over without a word (a folder, a hint
+    sidecar, a file gone meanwhile), else why a file of the folder is not taken."""
+    suffix, name = path.suffix.lower(), path.name.lower()
+    if suffix not in extensions and (
+        name.endswith(hint_files.SUFFIX) or (name.startswith(REPORT_PREFIX) and suffix == ".csv")
+    ):
+        return ""  # a colour hint sidecar (read with its photo), a report of an earlier batch
+    try:
+        mode = path.stat().st_mode  # the one look at the disk for most entries
+    except FileNotFoundError:
+        return "broken link" if path.is_symlink() else ""
+    except OSError as err:  # a link loop, no permission
+        return "broken link" if path.is_symlink() else f"cannot be read ({err.strerror})"
+    if stat.S_ISDIR(mode):
+        return ""
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if suffix in extensions:
+        return None
+    if suffix in INPUT_EXTENSIONS:
+        return f"type {suffix} not among the chosen file types"
+    return f"unsupported type {suffix}" if suffix else "no file extension"
 
 
 def _earlier_output(path: Path, root_key: str, out_key: str | None, suffix: str) -> bool:
@@ -275,7 +354,7 @@ def colorize_file(
     that appeared meanwhile is kept (:class:`OutputExistsError`).
     """
     photo = read_image(source, max_pixels=max_pixels)
-    notes: list[str] = []
+    notes = list(photo.notes)  # first page only, CMYK converted, ...
     used: list[hint_files.Hint] = []
     if hints is not None:
         height, width = photo.pixels.shape[:2]
@@ -310,8 +389,10 @@ def run_batch(
     file_progress: Callable[[BatchItem], Progress] | None = None,
     on_result: Callable[[FileResult], None] | None = None,
     recipe: Recipe | None = None,
+    not_taken: Iterable[NotTaken] = (),
 ) -> BatchSummary:
-    """Colorize every item; report each result through ``on_result``.
+    """Colorize every item; report each result through ``on_result``. ``not_taken``: the
+    files :func:`collect_inputs` left out, for the summary and its report.
 
     ``recipe`` (what the outputs' records name) defaults to the runner's model and the
     settings' look.
@@ -321,7 +402,7 @@ def run_batch(
     ``summary.cancelled`` set; the file in flight leaves no output.
     """
     progress = progress or NullProgress()
-    summary = BatchSummary()
+    summary = BatchSummary(not_taken=list(not_taken))
 
     def report(result: FileResult) -> None:
         summary.results.append(result)

@@ -2,28 +2,37 @@
 
 Reading: Pillow identifies the file from its header (format, size, EXIF, ICC profile) before any
 pixel is decoded, so empty, foreign and oversized files are refused cheaply. 8-bit images are
-decoded by Pillow (which raises on truncated data); 16-bit PNG by OpenCV and 16-bit TIFF by
-tifffile, because Pillow reduces 16-bit colour to 8 bits. The EXIF orientation is applied to
-the pixels and reset to 1 in the metadata that is carried to the output.
+decoded by Pillow (which raises on truncated data; HEIF through the pillow-heif plugin); 16-bit
+PNG by OpenCV and 16-bit, floating-point or 16-bit CMYK TIFF by tifffile, because Pillow
+reduces 16-bit colour to 8 bits (:mod:`.decode`, :mod:`.tiff`). The EXIF orientation is
+applied to the pixels and reset to 1 in the metadata that is carried to the output. Of a
+multi-page or animated file the first page is read; the photo's ``notes`` say so, and say what
+was converted (CMYK, floating point).
 
-Writing: PNG, JPEG and WebP through OpenCV's metadata-aware encoder (EXIF + ICC), TIFF through
-tifffile (ICC + the descriptive EXIF tags), BMP without metadata. Always atomic: the bytes go to
-a temporary file in the target folder, which is renamed over the target only when complete.
+Writing (:mod:`.encode`): PNG, JPEG and WebP through OpenCV's metadata-aware encoder (EXIF +
+ICC), TIFF through tifffile (ICC + the descriptive EXIF tags), BMP without metadata. What a
+format cannot hold (alpha, 16 bits, EXIF over 64 KB in a JPEG) and a profile that does not
+describe RGB (a gray scan's) are dropped with a note, never the photo. Always atomic: the
+bytes go to a temporary file in the target folder, renamed over the target only when complete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
+import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-import tifffile
-from PIL import Image
+from PIL import Image, features
 
+from colorizer_app.engine import decode, encode
+from colorizer_app.engine.tiff import reason as _reason
 from models.atomic import write_atomically
 from models.errors import (
     ImageReadError,
@@ -39,17 +48,10 @@ log = logging.getLogger(__name__)
 # raise it (CLI: --max-pixels).
 DEFAULT_MAX_PIXELS = 250_000_000
 
-# Pillow format name -> the extension an output of that format gets with --format same.
-READ_FORMATS = {
-    "JPEG": ".jpg",
-    "MPO": ".jpg",
-    "PNG": ".png",
-    "TIFF": ".tif",
-    "BMP": ".bmp",
-    "WEBP": ".webp",
-}
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif"})
 INPUT_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".dib", ".webp", ".gif", ".avif"}
+    | HEIF_EXTENSIONS
 )
 WRITE_FORMATS = {
     ".jpg": "JPEG",
@@ -66,12 +68,8 @@ WRITE_FORMATS = {
 OUTPUT_FORMATS = ("same", "png", "jpg", "tif", "webp", "bmp")
 SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
 ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP"})
-JPEG_QUALITY = 95
-
-_ORIENTATION = 0x0112
-_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-# IFD0 tags worth carrying from a TIFF input (its other tags describe the pixel layout).
-_DESCRIPTIVE_TAGS = (270, 271, 272, 305, 306, 315, 33432)  # description, make, model, ...
+# The colour space an ICC profile describes (header bytes 16-20), as a note names it.
+_PROFILE_SPACES = {b"GRAY": "gray", b"CMYK": "CMYK", b"Lab ": "Lab", b"XYZ ": "XYZ"}
 
 
 @dataclass
@@ -81,7 +79,9 @@ class Photo:
     pixels : ndarray (H, W) gray or (H, W, 3) RGB, uint8 or uint16.
     alpha : ndarray (H, W) of the same dtype, or None.
     exif : raw EXIF (TIFF structure, no ``Exif\\0\\0`` prefix), orientation reset to 1.
-    icc_profile : the embedded ICC profile, carried to the output untouched.
+    icc_profile : the embedded ICC profile, carried to the output (when it fits RGB).
+    notes : what the user should know about the reading, one line each (``first page of 3
+        only``, ``CMYK converted to RGB``).
     """
 
     pixels: np.ndarray
@@ -90,6 +90,7 @@ class Photo:
     exif: bytes | None = None
     icc_profile: bytes | None = None
     path: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def height(self) -> int:
@@ -109,7 +110,7 @@ class Photo:
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    """Decode an image file into an upright :class:`Photo`.
+    """Decode an image file into an upright :class:`Photo` (its first page or frame).
 
     Raises
     ------
@@ -122,17 +123,19 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     """
     path = Path(path)
     _check_readable(path)
-    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
-        Image.MAX_IMAGE_PIXELS = max_pixels  # our own limit, checked below, is the authority
+    _register_heif_opener()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                return _decode(path, im, max_pixels)
+        try:
+            decoded = _decode(path, max_pixels)
+        except Image.DecompressionBombError:  # Pillow's guard, below our own limit: ours rules
+            with _pillow_limit(max_pixels):
+                decoded = _decode(path, max_pixels)
     except Image.UnidentifiedImageError:
-        if _is_tiff(path):  # a TIFF Pillow cannot open (16-bit JPEG-in-TIFF, ...): tifffile
-            return _read_with_tifffile(path, max_pixels)
-        raise ImageReadError(f"{path}: not an image, or a damaged one") from None
+        if not _is_tiff(path):
+            _refuse_missing_codec(path)
+            raise ImageReadError(f"{path}: not an image, or a damaged one") from None
+        # a TIFF Pillow cannot open (16-bit JPEG-in-TIFF, floating-point RGB, ...): tifffile
+        decoded = decode.decode_with_tifffile(path, max_pixels)
     except Image.DecompressionBombError:  # Pillow's own guard trips above twice our limit
         raise ImageTooLargeError(
             f"{path}: far above the limit of {max_pixels / 1e6:.0f} megapixels "
@@ -142,36 +145,56 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         raise ImageReadError(f"{path}: permission denied") from None
     except (OSError, SyntaxError, ValueError) as err:  # Pillow reports damage with these
         raise ImageReadError(f"{path}: truncated or corrupt ({_reason(err)})") from None
+    return Photo(**decoded._asdict(), path=path)
+
+
+def _decode(path: Path, max_pixels: int) -> decode.Decoded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            return decode.decode(path, im, max_pixels)
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int):
+    """Pillow's process-wide bomb limit raised to ``max_pixels`` for one read, then put back
+    (only for a photo above Pillow's own limit that the user allowed; never left changed)."""
+    with _PILLOW_LIMIT:
+        before = Image.MAX_IMAGE_PIXELS
+        if before is not None and before < max_pixels:
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
+
+
+@functools.cache
+def _register_heif_opener() -> bool:
+    """Teach Pillow HEIC/HEIF (phone photos) through pillow-heif, once; False without it."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def _refuse_missing_codec(path: Path) -> None:
+    """Say which missing piece would read ``path`` when Pillow could not identify it."""
+    suffix = path.suffix.lower()
+    if suffix in HEIF_EXTENSIONS and not _register_heif_opener():
+        raise UnsupportedFormatError(f"{path}: reading HEIF needs the pillow-heif package")
+    if suffix == ".avif" and not features.check("avif"):
+        raise UnsupportedFormatError(f"{path}: this Pillow cannot read AVIF (Pillow 11.3 can)")
 
 
 def _is_tiff(path: Path) -> bool:
     with open(path, "rb") as handle:
         return handle.read(4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
-
-
-def _read_with_tifffile(path: Path, max_pixels: int) -> Photo:
-    try:
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            height, width = page.shape[:2]
-            tags = {tag.code: tag.value for tag in page.tags.values()}
-    except Exception as err:  # tifffile raises many types for damaged files
-        raise ImageReadError(f"{path}: not an image, or a damaged one ({_reason(err)})") from None
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, above the "
-            f"limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels if you trust the file)"
-        )
-    array = _tiff_pixels(path)
-    if array.dtype not in (np.uint8, np.uint16):
-        raise UnsupportedFormatError(f"{path}: {array.dtype} pixels are not supported")
-    pixels, alpha = _split_alpha(path, array)
-    orientation = int(tags.get(274, 1) or 1)
-    orientation = orientation if orientation in range(1, 9) else 1
-    pixels = _orient(pixels, orientation)
-    alpha = None if alpha is None else _orient(alpha, orientation)
-    icc = tags.get(34675) or None
-    return Photo(pixels=pixels, alpha=alpha, format="TIFF", icc_profile=icc, path=path)
 
 
 def _check_readable(path: Path) -> None:
@@ -187,160 +210,6 @@ def _check_readable(path: Path) -> None:
         raise ImageReadError(f"{path}: empty file")
     if not os.access(path, os.R_OK):
         raise ImageReadError(f"{path}: permission denied")
-
-
-def _decode(path: Path, im: Image.Image, max_pixels: int) -> Photo:
-    fmt = im.format or "?"
-    if fmt not in READ_FORMATS:
-        raise UnsupportedFormatError(
-            f"{path}: unsupported format {fmt} (use JPEG, PNG, TIFF, BMP or WebP)"
-        )
-    width, height = im.size
-    if width <= 0 or height <= 0:
-        raise ImageReadError(f"{path}: zero width or height ({width}x{height})")
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"{path}: {width}x{height} is {width * height / 1e6:.0f} megapixels, above the "
-            f"limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels if you trust the file)"
-        )
-    exif, orientation = _exif_of(im)
-    icc = im.info.get("icc_profile") or None
-    if _bit_depth(path, im) > 8:
-        pixels, alpha = _decode_16bit(path, fmt)
-    elif fmt == "TIFF":
-        try:
-            pixels, alpha = _decode_8bit(path, im)
-        except OSError:  # a compression Pillow's libtiff lacks (WebP, ...): tifffile's codecs
-            pixels, alpha = _split_alpha(path, _tiff_pixels(path))
-    else:
-        pixels, alpha = _decode_8bit(path, im)
-    if pixels.shape[:2] != (height, width):
-        raise ImageReadError(f"{path}: decoded size differs from the header (corrupt file)")
-    pixels = _orient(pixels, orientation)
-    alpha = None if alpha is None else _orient(alpha, orientation)
-    return Photo(pixels=pixels, alpha=alpha, format=fmt, exif=exif, icc_profile=icc, path=path)
-
-
-def _bit_depth(path: Path, im: Image.Image) -> int:
-    if im.format == "PNG":
-        with open(path, "rb") as handle:  # IHDR: 8-byte signature, length, type, w, h, depth
-            header = handle.read(25)
-        return header[24] if len(header) == 25 else 8
-    if im.format == "TIFF":
-        bits = im.tag_v2.get(258, (8,))
-        bits = bits if isinstance(bits, tuple) else (bits,)
-        fmt = im.tag_v2.get(339, 1)  # SampleFormat: 1 unsigned, 3 float
-        if 3 in (fmt if isinstance(fmt, tuple) else (fmt,)) or max(bits) > 16:
-            raise UnsupportedFormatError(
-                f"{path}: {max(bits)}-bit or floating-point TIFF is not supported "
-                "(use 8 or 16 bits per channel)"
-            )
-        return max(bits)
-    return 8
-
-
-def _decode_8bit(path: Path, im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    im.load()  # raises OSError on truncated data
-    mode = im.mode
-    if mode in ("I", "F", "I;32", "I;32B"):
-        raise UnsupportedFormatError(f"{path}: {mode} pixels (32-bit) are not supported")
-    if mode.startswith("I;16"):
-        return np.asarray(im).astype(np.uint16), None
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif mode in ("1", "L"):
-        return np.asarray(im.convert("L")), None
-    elif mode == "LA":
-        return np.asarray(im.getchannel("L")), np.asarray(im.getchannel("A"))
-    elif mode == "PA":
-        im = im.convert("RGBA")
-    elif mode not in ("RGB", "RGBA"):
-        im = im.convert("RGBA" if "A" in mode else "RGB")  # CMYK, YCbCr, LAB, RGBX, ...
-    array = np.asarray(im)
-    if array.shape[2] == 4:
-        return np.ascontiguousarray(array[..., :3]), np.ascontiguousarray(array[..., 3])
-    return array, None
-
-
-def _decode_16bit(path: Path, fmt: str) -> tuple[np.ndarray, np.ndarray | None]:
-    if fmt == "PNG":
-        array = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
-        if array is None:
-            raise ImageReadError(f"{path}: truncated or corrupt PNG")
-        if array.ndim == 3:
-            array = cv2.cvtColor(
-                array, cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
-            )
-    else:
-        array = _tiff_pixels(path)
-    if array.dtype != np.uint16:
-        array = array.astype(np.uint16)
-    return _split_alpha(path, array)
-
-
-def _tiff_pixels(path: Path) -> np.ndarray:
-    """The first page of a TIFF through tifffile, which decodes LZW, Deflate, Zstd, LZMA,
-    JPEG, WebP and more with the imagecodecs package."""
-    try:
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            array, bits = page.asarray(), int(page.bitspersample)
-    except Exception as err:  # tifffile raises many types for damaged files
-        raise ImageReadError(f"{path}: truncated or corrupt TIFF ({_reason(err)})") from None
-    if array.dtype == np.uint16 and 8 < bits < 16:  # 10/12/14-bit samples: to the full range
-        scaled = array.astype(np.uint32) * 65535 // (2**bits - 1)
-        array = np.minimum(scaled, 65535).astype(np.uint16)
-    return array
-
-
-def _split_alpha(path: Path, array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Gray, gray + alpha, RGB or RGBA pixels of any integer type -> (pixels, alpha)."""
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[..., 0]
-    if array.ndim == 2:
-        return array, None
-    if array.ndim != 3 or array.shape[2] not in (2, 3, 4):
-        raise UnsupportedFormatError(f"{path}: unsupported channel layout {array.shape}")
-    if array.shape[2] == 2:  # gray + alpha
-        return np.ascontiguousarray(array[..., 0]), np.ascontiguousarray(array[..., 1])
-    alpha = np.ascontiguousarray(array[..., 3]) if array.shape[2] == 4 else None
-    return np.ascontiguousarray(array[..., :3]), alpha
-
-
-def _exif_of(im: Image.Image) -> tuple[bytes | None, int]:
-    exif = im.getexif()
-    orientation = int(exif.get(_ORIENTATION, 1) or 1)
-    if orientation not in range(1, 9):
-        orientation = 1
-    if im.format == "TIFF":  # the TIFF's own tags are its EXIF IFD0: keep the descriptive ones
-        carried = Image.Exif()
-        for tag in _DESCRIPTIVE_TAGS:
-            if tag in exif:
-                carried[tag] = exif[tag]
-        for ifd in (_EXIF_IFD, _GPS_IFD):
-            sub = exif.get_ifd(ifd)
-            if sub:
-                carried.get_ifd(ifd).update(sub)
-        exif = carried
-    if not len(exif):
-        return None, orientation
-    if _ORIENTATION in exif:
-        exif[_ORIENTATION] = 1
-    raw = exif.tobytes()
-    return (raw[6:] if raw.startswith(b"Exif\x00\x00") else raw), orientation
-
-
-def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply an EXIF orientation (1-8) so the pixels are upright (as ImageOps.exif_transpose)."""
-    if orientation in (5, 6, 7, 8):
-        array = np.swapaxes(array, 0, 1)  # transpose first, then flip
-    flip_rows = orientation in (3, 4, 7, 8)
-    flip_cols = orientation in (2, 3, 6, 7)
-    if flip_rows:
-        array = array[::-1]
-    if flip_cols:
-        array = array[:, ::-1]
-    return np.ascontiguousarray(array) if orientation != 1 else array
 
 
 def output_suffix(source: Path, fmt: str) -> str:
@@ -365,7 +234,9 @@ def write_image(
 ) -> list[str]:
     """Encode ``rgb`` (H, W, 3) uint8/uint16 into ``path`` atomically; format from the suffix.
 
-    Returns notes about what the format could not keep (16-bit, alpha), for the caller to show.
+    Returns notes about what the format could not keep (16-bit, alpha, metadata too large
+    for it) and about an ICC profile that does not describe RGB (a gray scan's), which is
+    dropped, for the caller to show.
     Raises :class:`ImageWriteError` with the reason when the file cannot be written; a failed
     write leaves neither a partial file nor a changed target. ``replace=False``: a file that
     appeared at ``path`` meanwhile is kept and :class:`OutputExistsError` raised.
@@ -374,7 +245,7 @@ def write_image(
     fmt = WRITE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ImageWriteError(f"{path}: unknown output format {path.suffix!r}")
-    notes = []
+    icc_profile, notes = _rgb_profile(icc_profile)
     if rgb.dtype == np.uint16 and fmt not in SIXTEEN_BIT_FORMATS:
         rgb = to_8bit(rgb)
         alpha = None if alpha is None else to_8bit(alpha)
@@ -391,17 +262,26 @@ def write_image(
     try:
         write_atomically(
             path,
-            lambda tmp: _encode_to(tmp, fmt, rgb, alpha, exif, icc_profile),
+            lambda tmp: notes.extend(encode.encode(tmp, fmt, rgb, alpha, exif, icc_profile)),
             fsync=True,
             replace=replace,
         )
-    except ImageWriteError:
-        raise
+    except ImageWriteError as err:  # the encoder's reason; the target, not the temporary file
+        raise ImageWriteError(f"{path}: {err}") from None
     except FileExistsError:
         raise OutputExistsError(f"{path}: appeared while this photo was colorized") from None
     except OSError as err:
         raise ImageWriteError(f"{path}: cannot write ({_reason(err)})") from None
     return notes
+
+
+def _rgb_profile(icc: bytes | None) -> tuple[bytes | None, list[str]]:
+    """The ICC profile for an RGB output: an RGB one is kept; another (gray, CMYK) describes
+    other pixels and is dropped with a note."""
+    if icc is None or icc[16:20] == b"RGB ":
+        return icc, []
+    space = _PROFILE_SPACES.get(icc[16:20], "unrecognised")
+    return None, [f"{space} colour profile dropped: it cannot describe an RGB output"]
 
 
 def to_8bit(pixels: np.ndarray) -> np.ndarray:
@@ -426,72 +306,3 @@ def as_rgb8(pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim == 2:  # OpenCV: fast, and it releases the GIL (the GUI thread needs it)
         return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
     return np.ascontiguousarray(pixels)
-
-
-def _encode_to(tmp: Path, fmt, rgb, alpha, exif, icc) -> None:
-    if fmt == "TIFF":
-        _write_tiff(tmp, rgb, alpha, exif, icc)
-        return
-    channels = rgb if alpha is None else np.dstack([rgb, alpha])
-    bgr = cv2.cvtColor(channels, cv2.COLOR_RGBA2BGRA if alpha is not None else cv2.COLOR_RGB2BGR)
-    ext = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp"}[fmt]
-    params = {
-        "JPEG": [
-            cv2.IMWRITE_JPEG_QUALITY,
-            JPEG_QUALITY,
-            cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
-            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
-        ],
-        "PNG": [cv2.IMWRITE_PNG_COMPRESSION, 3],
-        "WEBP": [cv2.IMWRITE_WEBP_QUALITY, JPEG_QUALITY],
-        "BMP": [],
-    }[fmt]
-    kinds, chunks = [], []
-    if fmt != "BMP":
-        if exif:
-            kinds.append(cv2.IMAGE_METADATA_EXIF)
-            chunks.append(np.frombuffer(exif, np.uint8))
-        if icc:
-            kinds.append(cv2.IMAGE_METADATA_ICCP)
-            chunks.append(np.frombuffer(icc, np.uint8))
-    if kinds:
-        ok, buf = cv2.imencodeWithMetadata(ext, bgr, kinds, chunks, params)
-    else:
-        ok, buf = cv2.imencode(ext, bgr, params)
-    if not ok:
-        raise ImageWriteError(f"{tmp.name}: the {fmt} encoder failed")
-    buf.tofile(tmp)
-
-
-def _write_tiff(tmp: Path, rgb, alpha, exif, icc) -> None:
-    data = rgb if alpha is None else np.dstack([rgb, alpha])
-    extratags, software = [], "colorizer"
-    if exif:
-        carried = Image.Exif()
-        carried.load(b"Exif\x00\x00" + exif)
-        for tag in _DESCRIPTIVE_TAGS:
-            value = carried.get(tag)
-            if not isinstance(value, str) or not value:
-                continue
-            if tag == 305:  # Software: tifffile writes this one itself
-                software = value
-            else:
-                extratags.append((tag, "s", 0, value, True))
-    tifffile.imwrite(
-        tmp,
-        data,
-        photometric="rgb",
-        extrasamples=("unassalpha",) if alpha is not None else None,
-        compression="zlib",
-        iccprofile=icc,
-        metadata=None,
-        software=software,
-        extratags=extratags or None,
-    )
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror
-    text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:160]

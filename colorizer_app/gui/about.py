@@ -8,8 +8,8 @@ from pathlib import Path
 
 import PySide6
 import torch
-from PySide6.QtCore import QUrl, qVersion
-from PySide6.QtGui import QTextDocument
+from PySide6.QtCore import Qt, QUrl, qVersion
+from PySide6.QtGui import QColor, QImage, QPainter, QTextDocument
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout
 
 from colorizer_app import __version__
@@ -119,8 +119,9 @@ class AboutDialog(QDialog):
     def __init__(self, model_path: Path | None, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About Colorizer")
-        self.browser = QTextBrowser()
+        self.browser = GuideBrowser()
         self.browser.setOpenExternalLinks(True)
+        self.browser.resize(880, 680)  # the dialog's: images are fitted to it as they load
         self.browser.setHtml(about_html(model_path))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
         buttons.accepted.connect(self.accept)
@@ -130,14 +131,43 @@ class AboutDialog(QDialog):
         self.resize(640, 620)
 
 
+class GuideBrowser(QTextBrowser):
+    """The guide's text with its screenshots shrunk to the page width (never wider than the
+    dialog) and framed, so a screenshot never reads as live controls."""
+
+    MARGIN = 40  # the document's own margins and a scroll bar
+
+    def loadResource(self, kind: int, url: QUrl):  # noqa: N802 - Qt override
+        found = super().loadResource(kind, url)
+        if kind != QTextDocument.ResourceType.ImageResource.value or found is None:
+            return found
+        image = found if isinstance(found, QImage) else QImage.fromData(found)
+        if image.isNull():
+            return found
+        return framed(image, max(200, self.viewport().width() - self.MARGIN))
+
+
+def framed(image: QImage, width: int) -> QImage:
+    """``image`` no wider than ``width`` with a thin gray frame around it."""
+    if image.width() + 2 > width:
+        image = image.scaledToWidth(width - 2, Qt.TransformationMode.SmoothTransformation)
+    out = QImage(image.width() + 2, image.height() + 2, QImage.Format.Format_RGB32)
+    out.fill(QColor("#9e9e9e"))
+    painter = QPainter(out)
+    painter.drawImage(1, 1, image)
+    painter.end()
+    return out
+
+
 class GuideDialog(QDialog):
     """The user guide (docs/USER_GUIDE.md, screenshots included), rendered offline."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Colorizer User Guide")
-        self.browser = QTextBrowser()
+        self.browser = GuideBrowser()
         self.browser.setOpenExternalLinks(True)
+        self.browser.resize(880, 680)  # the dialog's: images are fitted to it as they load
         layout = QVBoxLayout(self)
         folder = docs_dir()
         if folder is None:

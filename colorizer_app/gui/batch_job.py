@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from colorizer_app.engine.batch import BatchItem, run_batch
+from colorizer_app.engine.batch import BatchItem, NotTaken, not_taken_text, run_batch
 from colorizer_app.engine.pipeline import ColorizeSettings
 from models.errors import ColorizerError
 from models.modelfile import load_generator
@@ -19,7 +19,7 @@ UNITS = 1000  # progress units per file (tiles of the file in flight count as a 
 
 
 def batch_job(
-    listing: Callable[[Progress], list[BatchItem]],
+    listing: Callable[[Progress], tuple[list[BatchItem], list[NotTaken]]],
     source: Path,
     model_path: Path,
     settings: ColorizeSettings,
@@ -31,9 +31,10 @@ def batch_job(
     ``FileResult``; returns (summary, where the model ran, a problem writing the report)."""
 
     def job(progress: Progress, emit) -> tuple:
-        items = listing(progress)  # listed on the worker too: the window stays live
+        items, not_taken = listing(progress)  # listed on the worker too: the window stays live
         if not items:
-            raise ColorizerError(f"nothing to do: no photos with these file types in {source}")
+            why = f" ({not_taken_text(not_taken)})" if not_taken else ""
+            raise ColorizerError(f"nothing to do: no photos with these file types in {source}{why}")
         emit(items)
         position = {id(item): i for i, item in enumerate(items)}
         total = len(items) * UNITS
@@ -48,6 +49,7 @@ def batch_job(
                 progress, position[id(item)] * UNITS, total, span=UNITS
             ),
             on_result=emit,
+            not_taken=not_taken,
         )
         try:  # the results stand even if the report cannot be written
             summary.write_csv(report)
@@ -89,6 +91,8 @@ def summary_text(summary, elapsed: float, report: Path | None, report_problem: s
             f" {len(summary.conflicts)} output(s) came from another photo or other settings:"
             " see the list; tick “Replace existing outputs” to remake them."
         )
+    if summary.with_notes:
+        text += f" {len(summary.with_notes)} file(s) with notes: see the list."
     return text + (f" Note: {report_problem}." if report_problem else f" Report: {report}")
 
 

@@ -30,7 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.engine.batch import BatchItem, FileResult, collect_inputs, note_hints, plan
+from colorizer_app.engine.batch import (
+    REPORT_PREFIX,
+    BatchItem,
+    FileResult,
+    NotTaken,
+    collect_inputs,
+    not_taken_text,
+    note_hints,
+    plan,
+)
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS, OUTPUT_FORMATS
 from colorizer_app.gui import workers
 from colorizer_app.gui.batch_job import (
@@ -182,16 +191,18 @@ class BatchTab(QWidget):
     def _suffix(self, source: Path, out: Path) -> str:
         return IN_PLACE_SUFFIX if source.resolve() == out.resolve() else ""
 
-    def _lister(self) -> Callable[[Progress], list[BatchItem]]:
-        """The current choices as a function that lists the batch, for a worker thread (a big
-        tree on a slow network drive takes a while; the window must not freeze)."""
+    def _lister(self) -> Callable[[Progress], tuple[list[BatchItem], list[NotTaken]]]:
+        """The current choices as a function that lists the batch and the files it leaves
+        out, for a worker thread (a big tree on a slow network drive takes a while; the
+        window must not freeze)."""
         source = Path(self.input_edit.text().strip())
         out = Path(self.output_edit.text().strip() or source.with_name(source.name + "_colorized"))
         suffix = self._suffix(source, out)
         recursive, extensions = self.recursive.isChecked(), self.extensions()
         fmt, sidecars = self.format.currentText(), self.use_hints.isChecked()
 
-        def listing(progress: Progress) -> list[BatchItem]:
+        def listing(progress: Progress) -> tuple[list[BatchItem], list[NotTaken]]:
+            not_taken: list[NotTaken] = []
             try:
                 found = collect_inputs(
                     [source],
@@ -200,12 +211,13 @@ class BatchTab(QWidget):
                     outdir=out,
                     suffix=suffix,
                     progress=progress,
+                    not_taken=not_taken,
                 )
             except OSError as err:
                 raise ColorizerError(f"cannot list {source}: {err.strerror or err}") from err
             items = plan(found, out, fmt, suffix, sidecars=sidecars)
             note_hints(items, progress)  # "3 hints" in the list before the run
-            return items
+            return items, not_taken
 
         return listing
 
@@ -222,9 +234,11 @@ class BatchTab(QWidget):
         self.summary.setText("Scanning…")
         self.scan_button.setEnabled(False)
 
-        def listed(items: list[BatchItem]) -> None:
+        def listed(listed: tuple[list[BatchItem], list[NotTaken]]) -> None:
+            items, not_taken = listed
             self._fill(items)
-            self.summary.setText(f"{len(items)} photo(s) found")
+            left_out = f"; {not_taken_text(not_taken)}" if not_taken else ""
+            self.summary.setText(f"{len(items)} photo(s) found{left_out}")
             self.scanned.emit()
 
         def unlisted(err: BaseException) -> None:
@@ -314,7 +328,7 @@ class BatchTab(QWidget):
         listing = self._lister()
         settings = self.controls.settings()
         overwrite = self.overwrite.isChecked()
-        report = out / f"colorizer-report-{datetime.now():%Y%m%d-%H%M%S}.csv"
+        report = out / f"{REPORT_PREFIX}{datetime.now():%Y%m%d-%H%M%S}.csv"
 
         job = batch_job(listing, source, model_path, settings, overwrite=overwrite, report=report)
 

@@ -37,8 +37,8 @@ TILES = ["256", "512"]
 
 class ControlsPanel(QWidget):
     render_size_changed = Signal()
+    model_changed = Signal()  # another model is chosen (its recommendations applied)
     strength_changed = Signal(float)  # re-applied to the cached colour, no network
-    model_changed = Signal()  # another model was chosen (its recommendations applied)
 
     def __init__(self, parent: QWidget | None = None, *, settings_group: str = "controls") -> None:
         super().__init__(parent)
@@ -183,6 +183,10 @@ class ControlsPanel(QWidget):
     def _on_strength(self, value: int) -> None:
         self.strength_label.setText(f"{value}%")
         self.strength_changed.emit(value / 100.0)
+
+    def recommended_render(self) -> int | None:
+        """The chosen model's recommended render size (None: full)."""
+        return self._recommended_render
 
     def _show_render_cost(self, *_) -> None:
         """``384 recommended by this model``, or what another size costs against it."""

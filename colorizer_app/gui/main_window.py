@@ -11,12 +11,22 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 from colorizer_app import __version__
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS
 from colorizer_app.gui.about import AboutDialog, GuideDialog
+from colorizer_app.gui.ask import ask
 from colorizer_app.gui.batch_tab import BatchTab
 from colorizer_app.gui.train_tab import TrainTab
-from colorizer_app.gui.viewer import Mode
-from colorizer_app.gui.workspace import ColorizeWorkspace
+from colorizer_app.gui.workspace import ColorizeWorkspace, pictures_folder
+from colorizer_app.paths import sample_photo
 
 MAX_RECENT = 8
+
+
+def _is_sample(path: str | Path) -> bool:
+    try:
+        return Path(path).resolve() == sample_photo().resolve()
+    except OSError:
+        return False
+
+
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in sorted(INPUT_EXTENSIONS)) + ")"
 
 
@@ -82,15 +92,9 @@ class MainWindow(QMainWindow):
         self.workspace.hint_editor.fill_menu(self.menuBar().addMenu("&Hints"))
 
         view = self.menuBar().addMenu("&View")
-        for key, text, mode in (
-            ("1", "&Original", Mode.ORIGINAL),
-            ("2", "&L Channel (what the model sees)", Mode.LUMINANCE),
-            ("3", "&Colorized", Mode.COLORIZED),
-            ("4", "&Before / After", Mode.SPLIT),
-        ):
-            self._action(
-                view, text, lambda checked=False, m=mode: self.workspace.viewer.set_mode(m), key
-            )
+        for action in self.workspace.modes.actions.values():  # the mode bar's own actions
+            view.addAction(action)
+            self.addAction(action)
         view.addSeparator()
         self._action(view, "&Fit to Window", self.workspace.viewer.fit, "F")
         self._action(view, "&Actual Size (100%)", self.workspace.viewer.actual_size, "Ctrl+1")
@@ -124,19 +128,39 @@ class MainWindow(QMainWindow):
         return dialog
 
     # --- open ------------------------------------------------------------------------------
+    def open_folder(self) -> str:
+        """Where Open starts: the folder of the last photo the user opened, else Pictures
+        (never the install folder's sample)."""
+        last = str(self.store.value("last_folder", "") or "")
+        return last if last and Path(last).is_dir() else str(pictures_folder())
+
     def open_dialog(self) -> None:
-        folder = str(self.store.value("last_folder", str(Path.home())))
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open a photo", folder, f"{IMAGE_FILTER};;All files (*)"
+            self, "Open a photo", self.open_folder(), f"{IMAGE_FILTER};;All files (*)"
         )
         if path:
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> None:
+        if Path(path).is_dir():
+            self.offer_batch(Path(path))
+            return
         self.workspace.open_path(path)
+
+    def offer_batch(self, folder: Path, *, confirm: bool = True) -> bool:
+        """A folder dropped or opened: offer to colorize it all in the Batch tab."""
+        question = f"{folder.name} is a folder. Colorize all its photos in the Batch tab?"
+        if confirm and not ask(self, "Colorize a whole folder?", question):
+            return False
+        self.batch.input_edit.setText(str(folder))
+        self.batch.input_edit.editingFinished.emit()  # the output follows, the list fills
+        self.tabs.setCurrentWidget(self.batch)
+        return True
 
     def _on_photo_opened(self, path: str) -> None:
         self.setWindowTitle(f"{Path(path).name} – Colorizer")
+        if _is_sample(path):  # the bundled sample is no photo of the user's
+            return
         self.store.setValue("last_folder", str(Path(path).parent))
         recent = [p for p in self._recent() if p != path]
         self.store.setValue("recent", [path, *recent][:MAX_RECENT])
@@ -144,7 +168,8 @@ class MainWindow(QMainWindow):
 
     def _recent(self) -> list[str]:
         value = self.store.value("recent") or []
-        return [value] if isinstance(value, str) else list(value)
+        listed = [value] if isinstance(value, str) else list(value)
+        return [p for p in listed if not _is_sample(p)]
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from colorizer_app.gui import workers
+from colorizer_app.gui.ask import ask
 from colorizer_app.gui.controls import row
 from colorizer_app.gui.model_store import user_models_dir
 from colorizer_app.gui.train_data import TrainDataBox
@@ -357,14 +358,9 @@ class TrainTab(QWidget):
         if run is None or not (run / "checkpoints" / "last.pt").is_file():
             return self._refuse("Use this model", "There is no checkpoint yet.")
         compared = self._compared if run == self.run_dir else last_comparison(run)
-        if compared and compared.get("worse"):
-            answer = QMessageBox.question(
-                self,
-                "Use a model that measures worse?",
-                f"{comparison_line(compared)}.\n\nUse it anyway?",
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
+        question = f"{comparison_line(compared or {})}.\n\nUse it anyway?" if compared else ""
+        if compared and compared.get("worse") and not ask(self, "Use a worse model?", question):
+            return False
         if name is None:
             info = describe_run(run)
             default = info.name if info is not None else run.name

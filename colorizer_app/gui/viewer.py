@@ -46,7 +46,8 @@ class Layer:
 class PhotoViewer(QWidget):
     split_moved = Signal(float)
     zoom_changed = Signal(float)
-    mode_changed = Signal(object)  # the new Mode
+    mode_changed = Signal(object)  # the Mode now shown
+    layers_changed = Signal()  # a layer appeared or went (which modes can be shown)
 
     SPLIT_GRAB_PX = 8
 
@@ -77,14 +78,22 @@ class PhotoViewer(QWidget):
     def set_photo_size(self, width: int, height: int) -> None:
         self._size = (width, height)
         self._layers.clear()
+        self.layers_changed.emit()
         self.fit()
 
     def set_layer(self, mode: Mode, levels: list[tuple[np.ndarray, float]] | None) -> None:
+        had = mode in self._layers
         if levels:
             self._layers[mode] = Layer(levels)
         else:
             self._layers.pop(mode, None)
+        if had != (mode in self._layers):
+            self.layers_changed.emit()
         self.update()
+
+    def can_show(self, mode: Mode) -> bool:
+        """Whether ``mode`` has something to show (before/after needs a colorized result)."""
+        return (Mode.COLORIZED if mode == Mode.SPLIT else Mode(mode)) in self._layers
 
     # --- view state ------------------------------------------------------------------------
     @property

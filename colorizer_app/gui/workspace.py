@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, QStandardPaths, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -16,17 +16,20 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
 from colorizer_app.engine.hint_edit import HintPlace
 from colorizer_app.engine.imageio import Photo, as_rgb8, read_image, write_image
-from colorizer_app.engine.pipeline import compose, predict_ab
+from colorizer_app.engine.pipeline import compose, num_tiles, predict_ab
 from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail
 from colorizer_app.gui import workers
+from colorizer_app.gui.ask import ask
 from colorizer_app.gui.controls import ControlsPanel, side_panel
 from colorizer_app.gui.hint_editor import HintEditor
 from colorizer_app.gui.hint_session import HintSession, hints_data_dir
+from colorizer_app.gui.mode_bar import ModeActions
 from colorizer_app.gui.model_store import load_runner
 from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
 from models.errors import ModelFileError
@@ -44,6 +47,7 @@ class Document:
     thumb: np.ndarray | None = None  # small display copy, coloured on the GUI thread
     ab: np.ndarray | None = None  # a,b at the render size of the last run (Lab units)
     colorized: dict[int, np.ndarray] | None = None  # display level -> coloured level
+    made_with: tuple | None = None  # the model and look settings of ``ab`` (see _look)
 
     @property
     def path(self) -> Path | None:
@@ -75,9 +79,21 @@ class ColorizeWorkspace(QWidget):
         self.info.setWordWrap(True)
         self.hint_editor = HintEditor(self.viewer, self)
         self.hint_editor.add_shortcuts_to(self)
+        self.stale = QLabel("")  # the colours shown came from another model or settings
+        self.stale.setObjectName("staleNote")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("color: #b45309;")
+        self._running_look: tuple | None = None
+        self.save_folder: Path | None = None  # where the user last saved a result
+        self._tile_seconds = 0.15  # a CPU's time per 256 px tile until a run measures it
 
+        self.modes = ModeActions(self.viewer, self)  # the bar above the photo; the View menu
+        photo_column = QVBoxLayout()
+        photo_column.setContentsMargins(0, 0, 0, 0)
+        photo_column.addWidget(self.modes.toolbar())
+        photo_column.addWidget(self.viewer, 1)
         layout = QHBoxLayout(self)
-        layout.addWidget(self.viewer, 1)
+        layout.addLayout(photo_column, 1)
         layout.addWidget(
             side_panel(
                 self.controls,
@@ -85,6 +101,7 @@ class ColorizeWorkspace(QWidget):
                 self.cancel_button,
                 self.progress,
                 self.eta,
+                self.stale,
                 self.info,
                 self.hint_editor.panel,
             )
@@ -95,6 +112,8 @@ class ColorizeWorkspace(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.controls.strength_changed.connect(self._on_strength_changed)
         self.controls.render_size_changed.connect(self._on_render_size_changed)
+        self.controls.render_size_changed.connect(self._show_staleness)
+        self.controls.model_changed.connect(self._show_staleness)
 
     # --- open ------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
@@ -120,6 +139,7 @@ class ColorizeWorkspace(QWidget):
         self.cancel()  # a run on the previous photo is meaningless now
         self.hints.stop()
         self.doc = Document(photo, display, thumb=thumbnail(display.levels[-1]))
+        self._show_staleness()
         self.viewer.set_photo_size(display.width, display.height)
         self.viewer.set_layer(
             Mode.ORIGINAL, [(lv, display.scale_of(i)) for i, lv in enumerate(display.levels)]
@@ -127,7 +147,8 @@ class ColorizeWorkspace(QWidget):
         self._set_luminance(lum)
         self.viewer.set_mode(Mode.ORIGINAL)
         depth = f"{photo.bit_depth}-bit {'gray' if photo.is_gray else 'colour'}"
-        self.info.setText(f"{photo.path.name}: {photo.width}x{photo.height}, {depth}")
+        notes = "".join(f"\n{note}" for note in photo.notes)  # first page only, CMYK, ...
+        self.info.setText(f"{photo.path.name}: {photo.width}x{photo.height}, {depth}{notes}")
         self.hints.open(place, loaded, photo.width, photo.height)
         self.progress.setValue(0)
         self.eta.setText("")
@@ -164,6 +185,8 @@ class ColorizeWorkspace(QWidget):
         settings = self.controls.settings()
         doc, strength, cached = self.doc, self.strength, self._generator
         pixels, thumb = doc.photo.pixels, doc.thumb
+        if not self._worth_the_wait(pixels.shape, settings):
+            return
         hints, version = self.hint_editor.hints.snapshot(), self.hint_editor.hints.version
         source = f" from {self.hints.file.name}" if self.hints.file else ""
 
@@ -188,6 +211,7 @@ class ColorizeWorkspace(QWidget):
 
         if self.viewer.mode in (Mode.ORIGINAL, Mode.LUMINANCE):
             self.viewer.set_mode(Mode.COLORIZED)
+        self._running_look = self._look()
         self._started = time.monotonic()
         self.colorize_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -225,6 +249,8 @@ class ColorizeWorkspace(QWidget):
     def _on_colorized(self, result, current: bool) -> None:
         ab, generator, device = result
         self.keep_generator(generator)
+        if self.doc is not None and self.progress.maximum() > 1:  # measured: seconds a tile
+            self._tile_seconds = (time.monotonic() - self._started) / self.progress.maximum()
         self._finish_run()
         if not current:  # the hints changed meanwhile: a newer run follows
             return
@@ -232,6 +258,8 @@ class ColorizeWorkspace(QWidget):
         self.controls.device_used.setText(device)
         if self.doc is not None:
             self.doc.ab = ab
+            self.doc.made_with = self._running_look
+            self._show_staleness()
             self.recompose()
         self.network_runs.emit(self._run_count)
 
@@ -267,6 +295,47 @@ class ColorizeWorkspace(QWidget):
             self.recompose()  # back to the last complete result
         elif self.doc is not None:
             self.viewer.set_layer(Mode.COLORIZED, None)
+
+    LONG_RUN_S = 60.0  # a run expected to take longer asks first
+
+    def _worth_the_wait(self, shape: tuple[int, ...], settings) -> bool:
+        """A run that will take minutes (a big photo at a large render size) asks first,
+        with what the model's recommended size would take."""
+        tiles = num_tiles(shape, settings)
+        seconds = tiles * self._tile_seconds
+        recommended = self.controls.recommended_render()
+        if seconds < self.LONG_RUN_S or settings.render_size == recommended:
+            return True
+        quick = num_tiles(shape, settings.with_(render_size=recommended)) * self._tile_seconds
+        size = settings.render_size or "full"
+        question = (
+            f"At render size {size} this photo takes {tiles} network tiles: about "
+            f"{seconds / 60:.0f} min here ({recommended or 'full'}, recommended by this model: "
+            f"about {max(1, round(quick))} s). Colorize at {size} anyway?"
+        )
+        return self.confirm("This will take minutes", question)
+
+    def confirm(self, title: str, question: str) -> bool:
+        return not self.isVisible() or ask(self, title, question)  # hidden: nobody to ask
+
+    def _look(self) -> tuple:
+        """What the colours depend on, besides the photo: the model and the look settings
+        (the strength is re-applied live, so it is not one of them)."""
+        settings = self.controls.settings()
+        model = self.controls.model_path()
+        return (str(model), settings.render_size, settings.decoder, settings.temperature)
+
+    def _show_staleness(self, *_) -> None:
+        """Mark a result made with another model or render size, until it is made again."""
+        doc = self.doc
+        if doc is None or doc.ab is None or doc.made_with is None or doc.made_with == self._look():
+            self.stale.setText("")
+            return
+        model, render = Path(doc.made_with[0]).name, doc.made_with[1] or "full"
+        self.stale.setText(
+            f"The colours shown were made with another model or render size ({model}, "
+            f"{render}): Colorize (Ctrl+R) to update them."
+        )
 
     def _finish_run(self) -> None:
         if "colorize" in self._jobs:
@@ -319,11 +388,10 @@ class ColorizeWorkspace(QWidget):
             self._error("Nothing to save", "Colorize the photo first.")
             return
         if path is None:
-            start = str(doc.path.with_name(doc.path.stem + "-colorized.png")) if doc.path else ""
             path, _ = QFileDialog.getSaveFileName(
                 self,
                 "Save colorized photo",
-                start,
+                str(self.save_suggestion()),
                 "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff)",
             )
             if not path:
@@ -354,8 +422,19 @@ class ColorizeWorkspace(QWidget):
             failed=lambda err: self._error("Could not save", workers.describe(err)),
         )
 
+    def save_suggestion(self) -> Path:
+        """Where Save As starts: the folder the user last saved into (else the photo's own,
+        else Pictures), with ``<photo>-colorized.png``."""
+        doc = self.doc
+        stem = doc.path.stem if doc is not None and doc.path else "photo"
+        folder = self.save_folder or (doc.path.parent if doc is not None and doc.path else None)
+        if folder is None or not Path(folder).is_dir():
+            folder = pictures_folder()
+        return Path(folder) / f"{stem}-colorized.png"
+
     def _on_saved(self, result) -> None:
         path, notes = result
+        self.save_folder = Path(path).parent
         self.info.setText(f"Saved {path}" + "".join(f"\n{n}" for n in notes))
 
     def copy_to_clipboard(self) -> bool:
@@ -415,7 +494,16 @@ class ColorizeWorkspace(QWidget):
     def save_settings(self, store: QSettings) -> None:
         self.controls.save(store)
         self.hint_editor.save(store)
+        store.setValue("last_save_folder", str(self.save_folder or ""))
 
     def restore_settings(self, store: QSettings) -> None:
         self.controls.restore(store)
         self.hint_editor.restore(store)
+        folder = str(store.value("last_save_folder", "") or "")
+        self.save_folder = Path(folder) if folder else None
+
+
+def pictures_folder() -> Path:
+    """The user's Pictures folder (home where there is none)."""
+    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(found) if found and Path(found).is_dir() else Path.home()

@@ -14,7 +14,8 @@ from colorizer_app.gui.about import AboutDialog, GuideDialog
 from colorizer_app.gui.ask import ask
 from colorizer_app.gui.batch_tab import BatchTab
 from colorizer_app.gui.train_tab import TrainTab
-from colorizer_app.gui.workspace import ColorizeWorkspace, pictures_folder
+from colorizer_app.gui.workspace import ColorizeWorkspace
+from colorizer_app.gui.workspace_parts import pictures_folder
 from colorizer_app.paths import sample_photo
 
 MAX_RECENT = 8

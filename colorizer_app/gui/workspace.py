@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QStandardPaths, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -21,17 +19,17 @@ from PySide6.QtWidgets import (
 )
 
 from colorizer_app.engine.hint_edit import HintPlace
-from colorizer_app.engine.imageio import Photo, as_rgb8, read_image, write_image
-from colorizer_app.engine.pipeline import compose, num_tiles, predict_ab
+from colorizer_app.engine.imageio import Photo, as_rgb8, read_image
+from colorizer_app.engine.pipeline import compose, predict_ab
 from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail
 from colorizer_app.gui import workers
-from colorizer_app.gui.ask import ask
 from colorizer_app.gui.controls import ControlsPanel, side_panel
 from colorizer_app.gui.hint_editor import HintEditor
 from colorizer_app.gui.hint_session import HintSession, hints_data_dir
 from colorizer_app.gui.mode_bar import ModeActions
 from colorizer_app.gui.model_store import load_runner
-from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
+from colorizer_app.gui.viewer import Mode, PhotoViewer
+from colorizer_app.gui.workspace_parts import RunChecks, SaveActions
 from models.errors import ModelFileError
 from models.modelfile import LoadedGenerator
 
@@ -54,7 +52,7 @@ class Document:
         return self.photo.path
 
 
-class ColorizeWorkspace(QWidget):
+class ColorizeWorkspace(RunChecks, SaveActions, QWidget):
     photo_opened = Signal(str)
     network_runs = Signal(int)  # how many times the network ran (tests, status)
 
@@ -296,47 +294,6 @@ class ColorizeWorkspace(QWidget):
         elif self.doc is not None:
             self.viewer.set_layer(Mode.COLORIZED, None)
 
-    LONG_RUN_S = 60.0  # a run expected to take longer asks first
-
-    def _worth_the_wait(self, shape: tuple[int, ...], settings) -> bool:
-        """A run that will take minutes (a big photo at a large render size) asks first,
-        with what the model's recommended size would take."""
-        tiles = num_tiles(shape, settings)
-        seconds = tiles * self._tile_seconds
-        recommended = self.controls.recommended_render()
-        if seconds < self.LONG_RUN_S or settings.render_size == recommended:
-            return True
-        quick = num_tiles(shape, settings.with_(render_size=recommended)) * self._tile_seconds
-        size = settings.render_size or "full"
-        question = (
-            f"At render size {size} this photo takes {tiles} network tiles: about "
-            f"{seconds / 60:.0f} min here ({recommended or 'full'}, recommended by this model: "
-            f"about {max(1, round(quick))} s). Colorize at {size} anyway?"
-        )
-        return self.confirm("This will take minutes", question)
-
-    def confirm(self, title: str, question: str) -> bool:
-        return not self.isVisible() or ask(self, title, question)  # hidden: nobody to ask
-
-    def _look(self) -> tuple:
-        """What the colours depend on, besides the photo: the model and the look settings
-        (the strength is re-applied live, so it is not one of them)."""
-        settings = self.controls.settings()
-        model = self.controls.model_path()
-        return (str(model), settings.render_size, settings.decoder, settings.temperature)
-
-    def _show_staleness(self, *_) -> None:
-        """Mark a result made with another model or render size, until it is made again."""
-        doc = self.doc
-        if doc is None or doc.ab is None or doc.made_with is None or doc.made_with == self._look():
-            self.stale.setText("")
-            return
-        model, render = Path(doc.made_with[0]).name, doc.made_with[1] or "full"
-        self.stale.setText(
-            f"The colours shown were made with another model or render size ({model}, "
-            f"{render}): Colorize (Ctrl+R) to update them."
-        )
-
     def _finish_run(self) -> None:
         if "colorize" in self._jobs:
             return  # a newer run is going
@@ -380,70 +337,6 @@ class ColorizeWorkspace(QWidget):
         if doc is not None and doc.colorized:
             levels = [(lv, lv.shape[1] / doc.display.width) for lv in doc.colorized.values()]
             self.viewer.set_layer(Mode.COLORIZED, levels)
-
-    # --- save / copy -----------------------------------------------------------------------
-    def save_as(self, path: str | Path | None = None, *, confirm: bool = True) -> None:
-        doc = self.doc
-        if doc is None or doc.ab is None:
-            self._error("Nothing to save", "Colorize the photo first.")
-            return
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self,
-                "Save colorized photo",
-                str(self.save_suggestion()),
-                "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff)",
-            )
-            if not path:
-                return
-        path = Path(path)
-        if doc.path is not None and path.resolve() == doc.path.resolve() and confirm:
-            answer = QMessageBox.warning(
-                self,
-                "Replace the original?",
-                f"{path.name} is the original photo. Replacing it cannot be undone.",
-                QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Save,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Save:
-                return
-        photo, ab, strength = doc.photo, doc.ab, self.strength
-
-        def job(progress, emit):
-            rgb = compose(photo.pixels, ab, strength, progress=progress)
-            return path, write_image(
-                path, rgb, alpha=photo.alpha, exif=photo.exif, icc_profile=photo.icc_profile
-            )
-
-        self._start(
-            "save",
-            job,
-            finished=self._on_saved,
-            failed=lambda err: self._error("Could not save", workers.describe(err)),
-        )
-
-    def save_suggestion(self) -> Path:
-        """Where Save As starts: the folder the user last saved into (else the photo's own,
-        else Pictures), with ``<photo>-colorized.png``."""
-        doc = self.doc
-        stem = doc.path.stem if doc is not None and doc.path else "photo"
-        folder = self.save_folder or (doc.path.parent if doc is not None and doc.path else None)
-        if folder is None or not Path(folder).is_dir():
-            folder = pictures_folder()
-        return Path(folder) / f"{stem}-colorized.png"
-
-    def _on_saved(self, result) -> None:
-        path, notes = result
-        self.save_folder = Path(path).parent
-        self.info.setText(f"Saved {path}" + "".join(f"\n{n}" for n in notes))
-
-    def copy_to_clipboard(self) -> bool:
-        doc = self.doc
-        if doc is None or not doc.colorized:
-            return False
-        finest = max(doc.colorized.values(), key=lambda lv: lv.shape[1])
-        QGuiApplication.clipboard().setImage(qimage_of(finest).copy())
-        return True
 
     # --- plumbing --------------------------------------------------------------------------
     def _start(
@@ -501,9 +394,3 @@ class ColorizeWorkspace(QWidget):
         self.hint_editor.restore(store)
         folder = str(store.value("last_save_folder", "") or "")
         self.save_folder = Path(folder) if folder else None
-
-
-def pictures_folder() -> Path:
-    """The user's Pictures folder (home where there is none)."""
-    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    return Path(found) if found and Path(found).is_dir() else Path.home()

@@ -426,7 +426,7 @@ def test_the_mode_bar_shows_the_mode_and_mirrors_the_view_menu(qtbot, window):
 def test_open_and_save_start_in_the_users_folders_and_the_sample_stays_out_of_recent(
     qtbot, window, tmp_path
 ):
-    from colorizer_app.gui.workspace import pictures_folder
+    from colorizer_app.gui.workspace_parts import pictures_folder
 
     assert window.open_folder() == str(pictures_folder())  # not the install folder
     open_and_wait(qtbot, window, sample_photo())

@@ -62,6 +62,7 @@ class BatchItem:
     output: Path | None  # None when no valid output path exists (see ``problem``)
     problem: str = ""  # why this item cannot run (reported as a failure)
     hints: Path | None = None  # its colour hint file, if it has one
+    hint_note: str = ""  # "3 hints", or why its hint file cannot be used (see note_hints)
 
 
 @dataclass(frozen=True)
@@ -261,13 +262,14 @@ def plan(
     *,
     hints_file: str | os.PathLike | None = None,
     hints_dir: str | os.PathLike | None = None,
+    sidecars: bool = True,
 ) -> list[BatchItem]:
     """Decide each output path (``OUTDIR/<relative dir>/<stem><suffix>.<ext>``); flag
     collisions and outputs that would replace an input.
 
     Colour hints: ``hints_file`` for every item (the command line allows it with one input),
     else ``HINTS_DIR/<relative path>.hints.json`` when it exists, else the sidecar
-    ``<photo file name>.hints.json`` beside the photo when it exists."""
+    ``<photo file name>.hints.json`` beside the photo when it exists and ``sidecars``."""
     outdir = Path(outdir)
     inputs = {_key(src) for src, _ in sources}
     inputs |= {ident for src, _ in sources if (ident := _file_identity(src)) is not None}
@@ -284,21 +286,38 @@ def plan(
             )
         else:
             claimed[key] = source
-            items.append(
-                BatchItem(source, output, hints=_hints_for(source, rel, hints_file, hints_dir))
-            )
+            hints = _hints_for(source, rel, hints_file, hints_dir, sidecars)
+            items.append(BatchItem(source, output, hints=hints))
     return items
 
 
-def _hints_for(source: Path, rel: Path, hints_file, hints_dir) -> Path | None:
+def _hints_for(source: Path, rel: Path, hints_file, hints_dir, sidecars: bool) -> Path | None:
     if hints_file is not None:
         return Path(hints_file)
     if hints_dir is not None:
         candidate = Path(hints_dir) / rel.parent / (rel.name + hint_files.SUFFIX)
         if candidate.is_file():
             return candidate
+    if not sidecars:
+        return None
     sidecar = hint_files.sidecar_path(source)
     return sidecar if sidecar.is_file() else None
+
+
+def note_hints(items: list[BatchItem], progress: Progress | None = None) -> None:
+    """Fill each item's ``hint_note`` for the file list: "3 hints", or why its hint file
+    cannot be used (the photo then fails with that reason when it runs)."""
+    for item in items:
+        if progress is not None:
+            progress.check_cancelled()
+        if item.hints is None:
+            continue
+        try:
+            n = hint_files.count_hints(item.hints)
+        except hint_files.HintFileError as err:
+            item.hint_note = f"hint file unusable: {err}"
+        else:
+            item.hint_note = f"{n} hint" + ("" if n == 1 else "s")
 
 
 def _key(path: Path) -> str:

@@ -165,9 +165,7 @@ def parse_hints(
     return hints, warnings
 
 
-def load_hints(path: str | os.PathLike, width: int, height: int) -> tuple[list[Hint], list[str]]:
-    """Read and validate a hint file for an image of ``width`` x ``height`` (see module)."""
-    path = Path(path)
+def _read_json(path: Path):
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -175,10 +173,27 @@ def load_hints(path: str | os.PathLike, width: int, height: int) -> tuple[list[H
     except (OSError, UnicodeDecodeError) as err:
         raise HintFileError(f"{path}: cannot read the hint file ({err})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
         raise HintFileError(f"{path}: not valid JSON ({err})") from None
-    return parse_hints(data, width, height, source=str(path))
+
+
+def load_hints(path: str | os.PathLike, width: int, height: int) -> tuple[list[Hint], list[str]]:
+    """Read and validate a hint file for an image of ``width`` x ``height`` (see module)."""
+    path = Path(path)
+    return parse_hints(_read_json(path), width, height, source=str(path))
+
+
+def count_hints(path: str | os.PathLike) -> int:
+    """How many hints a hint file holds, for a listing (its format and version are checked;
+    the hints themselves and the image size when it is used)."""
+    path = Path(path)
+    data = _read_json(path)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise HintFileError(f'{path}: not a colour hint file (expected "format": "{FORMAT}")')
+    if data.get("version") != VERSION or not isinstance(data.get("hints"), list):
+        raise HintFileError(f"{path}: not a hint file of version {VERSION} with a hint list")
+    return len(data["hints"])
 
 
 def save_hints(

@@ -37,6 +37,7 @@ from colorizer_app.engine.batch import (
     NotTaken,
     collect_inputs,
     not_taken_text,
+    note_hints,
     plan,
 )
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS, OUTPUT_FORMATS
@@ -87,6 +88,12 @@ class BatchTab(QWidget):
         self.format = QComboBox()
         self.format.addItems(OUTPUT_FORMATS)
         self.overwrite = QCheckBox("Replace existing outputs (otherwise they are skipped)")
+        self.use_hints = QCheckBox("Use colour hint files beside the photos (*.hints.json)")
+        self.use_hints.setChecked(True)
+        self.use_hints.setToolTip(
+            "A photo's hints from the Colorize tab are saved beside it as <photo>.hints.json; "
+            "off: every photo is colorized without hints"
+        )
         self.controls = ControlsPanel(settings_group="batch")
 
         self.table = BatchTable()
@@ -110,6 +117,7 @@ class BatchTab(QWidget):
         form.addRow("Output folder", row(self.output_edit, self.output_browse))
         form.addRow("Output format", self.format)
         form.addRow("", self.overwrite)
+        form.addRow("", self.use_hints)
         buttons = row(self.scan_button, self.start_button, self.pause_button, self.cancel_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
@@ -131,6 +139,7 @@ class BatchTab(QWidget):
         self.output_edit.editingFinished.connect(self._rescan)
         self.format.currentTextChanged.connect(self._rescan)
         self.recursive.toggled.connect(self._rescan)
+        self.use_hints.toggled.connect(self._rescan)
         self.types.editingFinished.connect(self._rescan)
         self.scan_button.clicked.connect(self.scan)
         self.start_button.clicked.connect(lambda: self.start())
@@ -190,7 +199,7 @@ class BatchTab(QWidget):
         out = Path(self.output_edit.text().strip() or source.with_name(source.name + "_colorized"))
         suffix = self._suffix(source, out)
         recursive, extensions = self.recursive.isChecked(), self.extensions()
-        fmt = self.format.currentText()
+        fmt, sidecars = self.format.currentText(), self.use_hints.isChecked()
 
         def listing(progress: Progress) -> tuple[list[BatchItem], list[NotTaken]]:
             not_taken: list[NotTaken] = []
@@ -206,7 +215,9 @@ class BatchTab(QWidget):
                 )
             except OSError as err:
                 raise ColorizerError(f"cannot list {source}: {err.strerror or err}") from err
-            return plan(found, out, fmt, suffix), not_taken
+            items = plan(found, out, fmt, suffix, sidecars=sidecars)
+            note_hints(items, progress)  # "3 hints" in the list before the run
+            return items, not_taken
 
         return listing
 
@@ -434,6 +445,7 @@ class BatchTab(QWidget):
         store.setValue("batch/recursive", self.recursive.isChecked())
         store.setValue("batch/types", self.types.text())
         store.setValue("batch/format", self.format.currentText())
+        store.setValue("batch/use_hints", self.use_hints.isChecked())
         self.controls.save(store)
 
     def restore_settings(self, store: QSettings) -> None:
@@ -443,6 +455,7 @@ class BatchTab(QWidget):
             store.value("batch/output_follows_input", True, type=bool)
         )
         self.recursive.setChecked(bool(store.value("batch/recursive", False, type=bool)))
+        self.use_hints.setChecked(bool(store.value("batch/use_hints", True, type=bool)))
         types = store.value("batch/types")
         if types:
             self.types.setText(str(types))

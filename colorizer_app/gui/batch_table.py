@@ -40,7 +40,10 @@ class BatchTable(QTableWidget):
                 name = str(item.source.relative_to(root))
             except ValueError:
                 name = str(item.source)
-            cells = (name, "queued", item.problem or (str(item.output) if item.output else ""), "")
+            details = item.problem or (str(item.output) if item.output else "")
+            if item.hint_note and not item.problem:
+                details = f"{item.hint_note}; {details}"
+            cells = (name, "queued", details, "")
             for col, text in enumerate(cells):
                 self.setItem(i, col, QTableWidgetItem(text))
             self._rows[item.source] = i

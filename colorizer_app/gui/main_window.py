@@ -14,7 +14,8 @@ from colorizer_app.gui.about import AboutDialog, GuideDialog
 from colorizer_app.gui.ask import ask
 from colorizer_app.gui.batch_tab import BatchTab
 from colorizer_app.gui.train_tab import TrainTab
-from colorizer_app.gui.workspace import ColorizeWorkspace, pictures_folder
+from colorizer_app.gui.workspace import ColorizeWorkspace
+from colorizer_app.gui.workspace_parts import pictures_folder
 from colorizer_app.paths import sample_photo
 
 MAX_RECENT = 8
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Colorize")
         self._action(run_menu, "&Colorize", self.workspace.colorize, "Ctrl+R")
         self._action(run_menu, "C&ancel", self.workspace.cancel, "Esc")
+        self.workspace.hint_editor.fill_menu(self.menuBar().addMenu("&Hints"))
 
         view = self.menuBar().addMenu("&View")
         for action in self.workspace.modes.actions.values():  # the mode bar's own actions

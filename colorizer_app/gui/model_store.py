@@ -7,8 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
+from colorizer_app.engine.pipeline import ColorizeSettings
 from models.errors import ModelFileError
-from models.modelfile import default_model_path, read_info
+from models.modelfile import LoadedGenerator, default_model_path, load_generator, read_info
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,12 @@ def available_models(extra: list[Path] | None = None) -> list[ModelEntry]:
         else e
         for e in entries
     ]
+
+
+def load_runner(model_path: Path, settings: ColorizeSettings, cached: LoadedGenerator | None):
+    """A runner for ``model_path`` (the cached generator when it is that file's; loaded
+    otherwise, on the caller's worker thread) and the generator, for the caller to cache."""
+    generator = cached
+    if generator is None or generator.path != model_path:
+        generator = load_generator(model_path)
+    return settings.make_runner(generator), generator

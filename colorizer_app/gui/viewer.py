@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import Enum
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -17,6 +17,7 @@ class Mode(str, Enum):
     LUMINANCE = "luminance"
     COLORIZED = "colorized"
     SPLIT = "split"
+    CONFIDENCE = "confidence"  # shaded by how unsure the model is (hint editor)
 
 
 def qimage_of(array: np.ndarray) -> QImage:
@@ -65,6 +66,13 @@ class PhotoViewer(QWidget):
         self._drag: str | None = None
         self._drag_last = QPointF()
         self._fitted = True
+        # a tool over the photo (the hint editor): paints after the photo in every mode and
+        # sees mouse and key events first; its handlers return True when they used the event
+        self._tool = None
+
+    def set_tool(self, tool) -> None:
+        self._tool = tool
+        self.update()
 
     # --- content -------------------------------------------------------------------------
     def set_photo_size(self, width: int, height: int) -> None:
@@ -93,11 +101,12 @@ class PhotoViewer(QWidget):
         return self._mode
 
     def set_mode(self, mode: Mode) -> None:
-        changed = Mode(mode) != self._mode
-        self._mode = Mode(mode)
-        if changed:
-            self.mode_changed.emit(self._mode)
+        mode = Mode(mode)
+        changed = mode != self._mode
+        self._mode = mode
         self.update()
+        if changed:
+            self.mode_changed.emit(mode)
 
     @property
     def zoom(self) -> float:
@@ -137,6 +146,10 @@ class PhotoViewer(QWidget):
     def to_image(self, p: QPointF) -> QPointF:
         return self._origin + p / self._zoom
 
+    def to_widget(self, p: QPointF) -> QPointF:
+        """The inverse of :meth:`to_image`: a photo point in widget coordinates."""
+        return (p - self._origin) * self._zoom
+
     def _center(self) -> QPointF:
         return self.to_image(QPointF(self.width() / 2, self.height() / 2))
 
@@ -160,11 +173,13 @@ class PhotoViewer(QWidget):
             painter.drawEllipse(QPointF(x, self.height() / 2), 7, 7)
         else:
             self._draw(painter, self._mode, QRectF(self.rect()))
+        if self._tool is not None:
+            self._tool.paint(painter)
         painter.end()
 
     def _draw(self, painter: QPainter, mode: Mode, clip: QRectF) -> None:
         layer = self._layers.get(mode) or (
-            self._layers.get(Mode.ORIGINAL) if mode == Mode.COLORIZED else None
+            self._layers.get(Mode.ORIGINAL) if mode in (Mode.COLORIZED, Mode.CONFIDENCE) else None
         )
         if layer is None or not self._size[0]:
             return
@@ -191,11 +206,15 @@ class PhotoViewer(QWidget):
 
     # --- interaction -----------------------------------------------------------------------
     def wheelEvent(self, event) -> None:  # noqa: N802
+        if self._tool is not None and self._tool.wheel(event):
+            return
         steps = event.angleDelta().y() / 120.0
         if steps:
             self.zoom_by(1.25**steps, event.position())
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
+        if self._tool is not None and self._tool.press(event):
+            return
         if event.button() != Qt.MouseButton.LeftButton:
             return
         near_split = abs(event.position().x() - self._split * self.width()) <= self.SPLIT_GRAB_PX
@@ -204,6 +223,8 @@ class PhotoViewer(QWidget):
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
         pos = event.position()
+        if self._tool is not None and self._tool.move_event(event):
+            return
         if self._drag == "split":
             self.set_split(pos.x() / max(1, self.width()))
         elif self._drag == "pan":
@@ -216,11 +237,31 @@ class PhotoViewer(QWidget):
         self.setCursor(
             Qt.CursorShape.SplitHCursor
             if near or self._drag == "split"
+            else self._tool.cursor()
+            if self._tool is not None
             else Qt.CursorShape.ArrowCursor
         )
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._tool is not None:
+            self._tool.release(event)
         self._drag = None
+
+    def event(self, event) -> bool:
+        # a key the tool needs (Esc while it picks a colour) wins over the window's shortcut
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and self._tool is not None
+            and self._tool.wants_key(event)
+        ):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if self._tool is not None and self._tool.key(event):
+            return
+        super().keyPressEvent(event)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         if self._fitted:

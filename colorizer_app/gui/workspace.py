@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QStandardPaths, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -20,17 +18,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.engine import hints as hint_files
-from colorizer_app.engine.imageio import Photo, as_rgb8, read_image, write_image
-from colorizer_app.engine.pipeline import compose, num_tiles, predict_ab
+from colorizer_app.engine.hint_edit import HintPlace
+from colorizer_app.engine.imageio import Photo, as_rgb8, read_image
+from colorizer_app.engine.pipeline import compose, predict_ab
 from colorizer_app.engine.preview import Pyramid, luminance_preview, thumbnail
 from colorizer_app.gui import workers
-from colorizer_app.gui.ask import ask
 from colorizer_app.gui.controls import ControlsPanel, side_panel
+from colorizer_app.gui.hint_editor import HintEditor
+from colorizer_app.gui.hint_session import HintSession, hints_data_dir
 from colorizer_app.gui.mode_bar import ModeActions
-from colorizer_app.gui.viewer import Mode, PhotoViewer, qimage_of
+from colorizer_app.gui.model_store import load_runner
+from colorizer_app.gui.viewer import Mode, PhotoViewer
+from colorizer_app.gui.workspace_parts import RunChecks, SaveActions
 from models.errors import ModelFileError
-from models.modelfile import LoadedGenerator, load_generator
+from models.modelfile import LoadedGenerator
 
 THUMB = -1  # key of the coloured thumbnail among the coloured pyramid levels
 
@@ -51,7 +52,7 @@ class Document:
         return self.photo.path
 
 
-class ColorizeWorkspace(QWidget):
+class ColorizeWorkspace(RunChecks, SaveActions, QWidget):
     photo_opened = Signal(str)
     network_runs = Signal(int)  # how many times the network ran (tests, status)
 
@@ -74,6 +75,8 @@ class ColorizeWorkspace(QWidget):
         self.eta = QLabel("")
         self.info = QLabel("")
         self.info.setWordWrap(True)
+        self.hint_editor = HintEditor(self.viewer, self)
+        self.hint_editor.add_shortcuts_to(self)
         self.stale = QLabel("")  # the colours shown came from another model or settings
         self.stale.setObjectName("staleNote")
         self.stale.setWordWrap(True)
@@ -98,8 +101,10 @@ class ColorizeWorkspace(QWidget):
                 self.eta,
                 self.stale,
                 self.info,
+                self.hint_editor.panel,
             )
         )
+        self.hints = HintSession(self)
 
         self.colorize_button.clicked.connect(self.colorize)
         self.cancel_button.clicked.connect(self.cancel)
@@ -111,12 +116,14 @@ class ColorizeWorkspace(QWidget):
     # --- open ------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
         path = Path(path)
-        render = self.controls.render_size()
+        render, data_dir = self.controls.render_size(), hints_data_dir()
 
         def job(progress, emit):
             photo = read_image(path)
             display = Pyramid.build(as_rgb8(photo.pixels))
-            return photo, display, luminance_preview(photo.pixels, render)
+            place = HintPlace.of(path, data_dir)  # its hints: beside it, or in the data folder
+            loaded = place.load(photo.width, photo.height)
+            return photo, display, luminance_preview(photo.pixels, render), place, loaded
 
         self._start(
             "load",
@@ -126,8 +133,9 @@ class ColorizeWorkspace(QWidget):
         )
 
     def _on_loaded(self, result) -> None:
-        photo, display, lum = result
+        photo, display, lum, place, loaded = result
         self.cancel()  # a run on the previous photo is meaningless now
+        self.hints.stop()
         self.doc = Document(photo, display, thumb=thumbnail(display.levels[-1]))
         self._show_staleness()
         self.viewer.set_photo_size(display.width, display.height)
@@ -139,6 +147,7 @@ class ColorizeWorkspace(QWidget):
         depth = f"{photo.bit_depth}-bit {'gray' if photo.is_gray else 'colour'}"
         notes = "".join(f"\n{note}" for note in photo.notes)  # first page only, CMYK, ...
         self.info.setText(f"{photo.path.name}: {photo.width}x{photo.height}, {depth}{notes}")
+        self.hints.open(place, loaded, photo.width, photo.height)
         self.progress.setValue(0)
         self.eta.setText("")
         self.photo_opened.emit(str(photo.path))
@@ -162,37 +171,41 @@ class ColorizeWorkspace(QWidget):
     def colorize(self) -> None:
         if self.doc is None or "colorize" in self._jobs:
             return
+        self.run_network()
+
+    def run_network(self) -> None:
+        """Colorize with the current hints (a run still going is replaced: the hint editor
+        calls this after each change)."""
         model_path = self.controls.model_path()
         if model_path is None:
             self._error("No model", "No model is available: choose a model file (Browse…).")
             return
         settings = self.controls.settings()
-        pixels, thumb, strength = self.doc.photo.pixels, self.doc.thumb, self.strength
+        doc, strength, cached = self.doc, self.strength, self._generator
+        pixels, thumb = doc.photo.pixels, doc.thumb
         if not self._worth_the_wait(pixels.shape, settings):
             return
-        cached = self._generator
-        sidecar = hint_files.sidecar_path(self.doc.path) if self.doc.path else None
+        hints, version = self.hint_editor.hints.snapshot(), self.hint_editor.hints.version
+        source = f" from {self.hints.file.name}" if self.hints.file else ""
 
         def job(progress, emit):
-            generator = cached
-            if generator is None or generator.path != model_path:
-                generator = load_generator(model_path)
-            runner = settings.make_runner(generator)
-            hints = []  # the photo's hint file, as the Batch tab and the CLI use it
-            if sidecar is not None and sidecar.is_file() and runner.takes_hints:
-                hints, _ = hint_files.load_hints(sidecar, pixels.shape[1], pixels.shape[0])
+            runner, generator = load_runner(model_path, settings, cached)
+            used = hints if runner.takes_hints else []
             ab = predict_ab(
                 pixels,
                 runner,
                 settings,
                 progress,
                 on_batch=workers.PreviewThrottle(emit, thumb, strength),
-                hints=hints,
+                hints=used,
             )
             described = runner.description
-            if hints:
-                described += f", {len(hints)} colour hint(s) from {sidecar.name}"
+            if used:
+                described += f", {len(used)} colour hint(s){source}"
             return ab, generator, described
+
+        def current() -> bool:  # a result for another photo or older hints is never shown
+            return self.doc is doc and self.hint_editor.hints.version == version
 
         if self.viewer.mode in (Mode.ORIGINAL, Mode.LUMINANCE):
             self.viewer.set_mode(Mode.COLORIZED)
@@ -203,10 +216,10 @@ class ColorizeWorkspace(QWidget):
         self._start(
             "colorize",
             job,
-            finished=self._on_colorized,
+            finished=lambda result: self._on_colorized(result, current()),
             failed=self._on_colorize_failed,
             progress=self._on_progress,
-            preview=self._on_tile_preview,
+            preview=lambda item: self._on_tile_preview(item) if current() else None,
             cancelled=self._on_colorize_cancelled,
         )
 
@@ -231,21 +244,30 @@ class ColorizeWorkspace(QWidget):
             scale = colored_thumb.shape[1] / self.doc.display.width
             self.viewer.set_layer(Mode.COLORIZED, [(colored_thumb, scale)])
 
-    def _on_colorized(self, result) -> None:
+    def _on_colorized(self, result, current: bool) -> None:
         ab, generator, device = result
+        self.keep_generator(generator)
         if self.doc is not None and self.progress.maximum() > 1:  # measured: seconds a tile
-            tiles = self.progress.maximum()
-            self._tile_seconds = (time.monotonic() - self._started) / tiles
-        self._generator = generator
-        self._run_count += 1
-        self.network_runs.emit(self._run_count)
-        self.controls.device_used.setText(device)
+            self._tile_seconds = (time.monotonic() - self._started) / self.progress.maximum()
         self._finish_run()
+        if not current:  # the hints changed meanwhile: a newer run follows
+            return
+        self._run_count += 1
+        self.controls.device_used.setText(device)
         if self.doc is not None:
             self.doc.ab = ab
             self.doc.made_with = self._running_look
             self._show_staleness()
             self.recompose()
+        self.network_runs.emit(self._run_count)
+
+    @property
+    def generator(self) -> LoadedGenerator | None:
+        return self._generator
+
+    def keep_generator(self, generator: LoadedGenerator) -> None:
+        """Cache the loaded model for the next run (a worker loaded it)."""
+        self._generator = generator
 
     def _on_colorize_failed(self, err: BaseException) -> None:
         """A model file that cannot be used sends the picker back to the default model; any
@@ -263,6 +285,8 @@ class ColorizeWorkspace(QWidget):
             self._error("Colorization failed", why)
 
     def _on_colorize_cancelled(self) -> None:
+        if "colorize" in self._jobs or self.hints.timer.isActive():
+            return  # replaced by a run for newer hints: that one reports
         self._finish_run()
         self.eta.setText("cancelled")
         if self.doc is not None and self.doc.ab is not None:
@@ -270,48 +294,9 @@ class ColorizeWorkspace(QWidget):
         elif self.doc is not None:
             self.viewer.set_layer(Mode.COLORIZED, None)
 
-    LONG_RUN_S = 60.0  # a run expected to take longer asks first
-
-    def _worth_the_wait(self, shape: tuple[int, ...], settings) -> bool:
-        """A run that will take minutes (a big photo at a large render size) asks first,
-        with what the model's recommended size would take."""
-        tiles = num_tiles(shape, settings)
-        seconds = tiles * self._tile_seconds
-        recommended = self.controls.recommended_render()
-        if seconds < self.LONG_RUN_S or settings.render_size == recommended:
-            return True
-        quick = num_tiles(shape, settings.with_(render_size=recommended)) * self._tile_seconds
-        size = settings.render_size or "full"
-        question = (
-            f"At render size {size} this photo takes {tiles} network tiles: about "
-            f"{seconds / 60:.0f} min here ({recommended or 'full'}, recommended by this model: "
-            f"about {max(1, round(quick))} s). Colorize at {size} anyway?"
-        )
-        return self.confirm("This will take minutes", question)
-
-    def confirm(self, title: str, question: str) -> bool:
-        return not self.isVisible() or ask(self, title, question)  # hidden: nobody to ask
-
-    def _look(self) -> tuple:
-        """What the colours depend on, besides the photo: the model and the look settings
-        (the strength is re-applied live, so it is not one of them)."""
-        settings = self.controls.settings()
-        model = self.controls.model_path()
-        return (str(model), settings.render_size, settings.decoder, settings.temperature)
-
-    def _show_staleness(self, *_) -> None:
-        """Mark a result made with another model or render size, until it is made again."""
-        doc = self.doc
-        if doc is None or doc.ab is None or doc.made_with is None or doc.made_with == self._look():
-            self.stale.setText("")
-            return
-        model, render = Path(doc.made_with[0]).name, doc.made_with[1] or "full"
-        self.stale.setText(
-            f"The colours shown were made with another model or render size ({model}, "
-            f"{render}): Colorize (Ctrl+R) to update them."
-        )
-
     def _finish_run(self) -> None:
+        if "colorize" in self._jobs:
+            return  # a newer run is going
         self.colorize_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
 
@@ -353,70 +338,6 @@ class ColorizeWorkspace(QWidget):
             levels = [(lv, lv.shape[1] / doc.display.width) for lv in doc.colorized.values()]
             self.viewer.set_layer(Mode.COLORIZED, levels)
 
-    # --- save / copy -----------------------------------------------------------------------
-    def save_as(self, path: str | Path | None = None, *, confirm: bool = True) -> None:
-        doc = self.doc
-        if doc is None or doc.ab is None:
-            self._error("Nothing to save", "Colorize the photo first.")
-            return
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self,
-                "Save colorized photo",
-                str(self.save_suggestion()),
-                "PNG (*.png);;JPEG (*.jpg *.jpeg);;TIFF (*.tif *.tiff)",
-            )
-            if not path:
-                return
-        path = Path(path)
-        if doc.path is not None and path.resolve() == doc.path.resolve() and confirm:
-            answer = QMessageBox.warning(
-                self,
-                "Replace the original?",
-                f"{path.name} is the original photo. Replacing it cannot be undone.",
-                QMessageBox.StandardButton.Cancel | QMessageBox.StandardButton.Save,
-                QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Save:
-                return
-        photo, ab, strength = doc.photo, doc.ab, self.strength
-
-        def job(progress, emit):
-            rgb = compose(photo.pixels, ab, strength, progress=progress)
-            return path, write_image(
-                path, rgb, alpha=photo.alpha, exif=photo.exif, icc_profile=photo.icc_profile
-            )
-
-        self._start(
-            "save",
-            job,
-            finished=self._on_saved,
-            failed=lambda err: self._error("Could not save", workers.describe(err)),
-        )
-
-    def save_suggestion(self) -> Path:
-        """Where Save As starts: the folder the user last saved into (else the photo's own,
-        else Pictures), with ``<photo>-colorized.png``."""
-        doc = self.doc
-        stem = doc.path.stem if doc is not None and doc.path else "photo"
-        folder = self.save_folder or (doc.path.parent if doc is not None and doc.path else None)
-        if folder is None or not Path(folder).is_dir():
-            folder = pictures_folder()
-        return Path(folder) / f"{stem}-colorized.png"
-
-    def _on_saved(self, result) -> None:
-        path, notes = result
-        self.save_folder = Path(path).parent
-        self.info.setText(f"Saved {path}" + "".join(f"\n{n}" for n in notes))
-
-    def copy_to_clipboard(self) -> bool:
-        doc = self.doc
-        if doc is None or not doc.colorized:
-            return False
-        finest = max(doc.colorized.values(), key=lambda lv: lv.shape[1])
-        QGuiApplication.clipboard().setImage(qimage_of(finest).copy())
-        return True
-
     # --- plumbing --------------------------------------------------------------------------
     def _start(
         self, name, job, *, finished, failed, progress=None, preview=None, cancelled=None
@@ -453,6 +374,7 @@ class ColorizeWorkspace(QWidget):
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
         """Cancel every job and wait for the threads (called when the window closes)."""
+        self.hints.stop()
         for job in list(self._jobs.values()):
             job.cancel()
         for thread in workers.live_threads():
@@ -464,15 +386,11 @@ class ColorizeWorkspace(QWidget):
 
     def save_settings(self, store: QSettings) -> None:
         self.controls.save(store)
+        self.hint_editor.save(store)
         store.setValue("last_save_folder", str(self.save_folder or ""))
 
     def restore_settings(self, store: QSettings) -> None:
         self.controls.restore(store)
+        self.hint_editor.restore(store)
         folder = str(store.value("last_save_folder", "") or "")
         self.save_folder = Path(folder) if folder else None
-
-
-def pictures_folder() -> Path:
-    """The user's Pictures folder (home where there is none)."""
-    found = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    return Path(found) if found and Path(found).is_dir() else Path.home()

@@ -302,21 +302,22 @@ def test_a_fine_tune_is_compared_with_its_base_and_a_worse_one_is_flagged(photos
 def test_the_comparison_flags_a_model_worse_than_its_base(photos, tmp_path):
     import copy
 
-    from trainer import loop
     from trainer.data import SampleMaker, open_source
+    from trainer.samples import Samples
+    from trainer.validation import compare_with_base
 
     config = tiny(photos, "unused", loss="l1")
     source = open_source(config)
-    val = loop._Samples(source, np.arange(4), SampleMaker(32, "lab"), train=False)
+    val = Samples(source, np.arange(4), SampleMaker(32, "lab"), train=False)
     base = load_generator(train(tiny(photos, tmp_path / "base", steps=3, loss="l1")))
     good = base.module.eval()
-    same = loop.compare_with_base(good, good, val, config, "cpu", lambda bad: None)
+    same = compare_with_base(good, good, val, config, "cpu", lambda bad: None)
     assert not same["worse"] and same["model"] == same["base"]
     wrecked = copy.deepcopy(good)
     with torch.no_grad():
         for parameter in wrecked.up[-1].parameters():
             parameter.mul_(200.0)  # wildly oversaturated colour
-    worse = loop.compare_with_base(wrecked, good, val, config, "cpu", lambda bad: None)
+    worse = compare_with_base(wrecked, good, val, config, "cpu", lambda bad: None)
     assert worse["worse"] and worse["model"]["psnr"] < worse["base"]["psnr"]
 
 

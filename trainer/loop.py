@@ -3,8 +3,9 @@
 One explicit loop with commented phases, packaged as ``train(config, progress, on_event)``;
 its pieces have names: :func:`trainer.state.build_state` (networks, optimisers, resume),
 :func:`d_step` and :func:`g_step` (one optimisation step each), the losses in
-:mod:`trainer.losses`, and the pure schedules :func:`learning_rate`, :func:`should_evaluate`,
-:func:`should_checkpoint`. Runs under ``torchrun`` with DistributedDataParallel (gloo on
+:mod:`trainer.losses`, the samples and batches in :mod:`trainer.samples`, validation and the
+comparison with a fine-tune's base in :mod:`trainer.validation`, and the pure schedules
+:func:`learning_rate`, :func:`should_evaluate`, :func:`should_checkpoint`. Runs under ``torchrun`` with DistributedDataParallel (gloo on
 CPU, nccl on CUDA) with the same options.
 """
 
@@ -17,27 +18,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import DataLoader, Dataset
 
 from models.atomic import Claim, remove_stale_temps, write_text_atomically
-from models.colorbins import decode
 from models.device import autocast, resolve_device
 from models.errors import Cancelled
 from models.modelfile import load_generator
 from models.progress import NullProgress, Progress
-from trainer import metrics
 from trainer.config import TrainConfig
 from trainer.data import (
-    READ_ERRORS,
     SampleMaker,
-    first_line,
     open_source,
     split_indices,
     unreadable,
@@ -47,13 +41,10 @@ from trainer.losses import Adversarial, DistributionLoss, reconstruction
 from trainer.report import (
     append_jsonl,
     drop_after,
-    loss_curve,
-    read_jsonl,
-    sample_grid,
-    to_rgb8,
-    write_png,
 )
+from trainer.samples import Samples, UnreadableWarnings, epoch_batches, epoch_loader
 from trainer.state import TrainingError, TrainState, build_state, fingerprint
+from trainer.validation import LossCurve, compare_with_base, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -63,79 +54,7 @@ EventFn = Callable[[Event], None]
 __all__ = ["TrainingError", "export", "export_checkpoint", "learning_rate", "train"]
 
 
-# --- data ---------------------------------------------------------------------------------
-
-
-class _Samples(Dataset):
-    def __init__(self, source, indices, maker: SampleMaker, train: bool) -> None:
-        self.source, self.indices, self.maker, self.train = source, indices, maker, train
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int):
-        index = int(self.indices[i])
-        try:
-            loaded = self.source.load(index)
-        except READ_ERRORS as err:  # skipped; the main process warns once per file
-            return _Unreadable(self.source.name(index), first_line(err))
-        if self.train:
-            return self.maker.train(loaded, index, self.epoch)
-        return self.maker.validation(loaded)
-
-
-class _Unreadable(NamedTuple):
-    name: str
-    why: str
-
-
-class _Batch(NamedTuple):
-    tensors: tuple[torch.Tensor, torch.Tensor] | None  # None: nothing in it was readable
-    unreadable: list[_Unreadable]
-
-
-def _collate(batch) -> _Batch:
-    readable = [b for b in batch if not isinstance(b, _Unreadable)]
-    skipped = [b for b in batch if isinstance(b, _Unreadable)]
-    if not readable:
-        return _Batch(None, skipped)
-    stacked = (
-        torch.from_numpy(np.stack([b[0] for b in readable])),
-        torch.from_numpy(np.stack([b[1] for b in readable])),
-    )
-    return _Batch(stacked, skipped)
-
-
-class _Warnings:
-    """Unreadable training files, each told once (the loader meets them every epoch)."""
-
-    def __init__(self, emit: EventFn) -> None:
-        self.emit, self.told = emit, set()
-
-    def __call__(self, unreadable: list[_Unreadable]) -> None:
-        for bad in unreadable:
-            if bad.name not in self.told:
-                self.told.add(bad.name)
-                message = f"skipping {bad.name}: {bad.why} (told once)"
-                log.debug(message)  # the event is the report (CLI line, Train tab log)
-                self.emit({"event": "warning", "message": message})
-
-
-def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, rank: int, world: int):
-    """The index batches of one epoch for this rank (deterministic; drops a ragged tail)."""
-    order = np.random.default_rng([seed, 7919, epoch]).permutation(n)
-    per_step = batch_size * world
-    steps = max(1, n // per_step)
-    if n < per_step:  # tiny data: every rank takes what there is
-        order = np.resize(order, per_step)
-    return [
-        order[s * per_step + rank * batch_size : s * per_step + (rank + 1) * batch_size]
-        for s in range(steps)
-    ]
-
-
-# --- schedules (pure) ----------------------------------------------------------------------
+# --- schedules ----------------------------------------------------------------------------
 
 
 def learning_rate(step: int, total: int, base: float, decay_start: float) -> float:
@@ -364,8 +283,8 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
         hints=takes_hints,
         degrade=config.degrade,
     )
-    train_set = _Samples(source, train_idx, maker, train=True)
-    val_set = _Samples(source, val_idx[: config.val_max], maker, train=False)
+    train_set = Samples(source, train_idx, maker, train=True)
+    val_set = Samples(source, val_idx[: config.val_max], maker, train=False)
     steps_per_epoch = len(epoch_batches(len(train_set), config.batch_size, 0, 0, 0, world))
     total_steps = config.steps or max(1, math.ceil(config.epochs * steps_per_epoch))
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
@@ -380,7 +299,7 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
     fp16 = config.precision == "fp16"
     scaler_g = torch.amp.GradScaler(device.type, enabled=fp16)
     scaler_d = torch.amp.GradScaler(device.type, enabled=fp16)
-    clock, curve = _Clock(state.wall_before), _LossCurve()
+    clock, curve = _Clock(state.wall_before), LossCurve()
 
     def checkpoint() -> None:
         if main:
@@ -402,11 +321,11 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
     )
     if source.report.skipped:  # what the data had that training cannot use, once, up front
         emit({"event": "data", "items": len(source), "message": source.report.summary()})
-    warn = _Warnings(emit)
+    warn = UnreadableWarnings(emit)
     try:
         while state.step < total_steps:
             at_start = state.step
-            for batch in _epoch_loader(train_set, config, state.step, steps_per_epoch, rank, world):
+            for batch in epoch_loader(train_set, config, state.step, steps_per_epoch, rank, world):
                 waited = time.perf_counter()
                 progress.check_cancelled()  # holds here while the user pauses
                 clock.hold(time.perf_counter() - waited)
@@ -475,7 +394,7 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
                 progress.update(step, total_steps, "training")
                 # --- evaluate, checkpoint
                 if main and should_evaluate(step, total_steps, steps_per_epoch, config.eval_every):
-                    _evaluate(
+                    evaluate(
                         state.final_generator, val_set, config, device, step, run_dir, emit, warn
                     )
                     curve.write(run_dir, final=step >= total_steps)
@@ -521,22 +440,6 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
     return out
 
 
-def _epoch_loader(train_set, config: TrainConfig, step: int, steps_per_epoch: int, rank, world):
-    """The rest of the epoch that ``step`` falls in, as a DataLoader."""
-    epoch = step // steps_per_epoch
-    train_set.epoch = epoch
-    batches = epoch_batches(len(train_set), config.batch_size, epoch, config.seed, rank, world)
-    # Its own generator: creating a loader must not draw from the global RNG, which drives
-    # dropout and is saved in checkpoints (resume equivalence).
-    return DataLoader(
-        train_set,
-        batch_sampler=batches[step % steps_per_epoch :],
-        collate_fn=_collate,
-        num_workers=config.workers,
-        generator=torch.Generator().manual_seed(config.seed + epoch),
-    )
-
-
 def _nothing_readable(source, indices, shown: int = 5) -> str:
     problems = unreadable(source, indices[: shown * 4])[:shown]
     listed = "; ".join(f"{name}: {why}" for name, why in problems)
@@ -558,99 +461,6 @@ def _check_finite(record: dict, step: int, ckpt_path: Path) -> None:
             f"loss became NaN/Inf at step {step} ({record}); stopped. The last "
             f"checkpoint ({ckpt_path}) is intact: lower the learning rate or use "
             "--precision fp32, then resume"
-        )
-
-
-def _evaluate(generator, val_set, config, device, step, run_dir, emit, warn) -> dict:
-    """Validation PSNR / SSIM / colourfulness on centre crops, next to the gray baseline.
-
-    A model with a distribution head is scored with the annealed mean at the run's
-    temperature (``psnr``, ...) and with its regression head (``reg_psnr``, ...)."""
-    summary, rows = _scores(generator, val_set, config, device, warn, rows=config.sample_count)
-    if not summary:
-        return {}
-    record = {"event": "eval", "step": step, **summary}
-    append_jsonl(run_dir / "metrics.jsonl", record)
-    write_png(run_dir / "samples" / f"step{step:07d}.png", sample_grid(rows))
-    write_png(run_dir / "samples" / "latest.png", sample_grid(rows))
-    emit(record)
-    return record
-
-
-def _scores(generator, val_set, config, device, warn, *, rows: int = 0) -> tuple[dict, list]:
-    """Mean scores of ``generator`` over ``val_set`` (with ``images``) and up to ``rows``
-    (gray, output, truth) sample rows. A generator with fewer input channels than the
-    samples (a base model without hint inputs) sees the channels it takes: the validation
-    inputs carry no hints."""
-    generator.eval()
-    decoders = {"": "regression"}
-    if getattr(generator.config, "num_bins", 0):
-        decoders = {"": "annealed_mean", "reg_": "regression"}
-    channels = getattr(generator.config, "input_channels", None)  # None: all of them
-    shown, scores = [], []
-    with torch.no_grad():
-        for i in range(len(val_set)):
-            sample = val_set[i]
-            if isinstance(sample, _Unreadable):
-                warn([sample])
-                continue
-            inputs, target = sample
-            x = torch.from_numpy(inputs[:channels])[None].to(device)
-            truth = to_rgb8(inputs[:1], target, config.color_space)
-            score = {}
-            for prefix, decoder in decoders.items():
-                out = decode(generator, x, decoder=decoder, temperature=config.temperature)
-                output = to_rgb8(inputs[:1], out.cpu().numpy()[0], config.color_space)
-                scored = metrics.score(output, truth)
-                if prefix:  # the gray baseline and the truth are the same for every decoder
-                    scored = {k: scored[k] for k in ("psnr", "ssim", "colourfulness")}
-                score.update({prefix + k: v for k, v in scored.items()})
-                if not prefix and len(shown) < rows:
-                    shown.append((metrics.gray_baseline(truth), output, truth))
-            scores.append(score)
-    if not scores:
-        return {}, shown
-    summary = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
-    return {"images": len(scores), **summary}, shown
-
-
-def compare_with_base(generator, base, val_set, config, device, warn) -> dict:
-    """The run's model next to the model it was fine-tuned from, on the run's held-out
-    photos: ``{"model": scores, "base": scores, "worse": bool}``. Worse: lower PSNR than the
-    base (by more than 0.05 dB), or below gray where the base was not."""
-    ours, _ = _scores(generator, val_set, config, device, warn)
-    theirs, _ = _scores(base, val_set, config, device, warn)
-    if not ours or not theirs:
-        return {}
-    worse = ours["psnr"] < theirs["psnr"] - 0.05 or (
-        ours["psnr"] < ours["gray_psnr"] <= theirs["psnr"]
-    )
-    keys = ("psnr", "ssim", "colourfulness", "gray_psnr", "gray_ssim", "truth_colourfulness")
-    return {
-        "model": {k: ours[k] for k in keys},
-        "base": {k: theirs[k] for k in keys},
-        "images": ours["images"],
-        "worse": worse,
-    }
-
-
-class _LossCurve:
-    """Redraws loss_curve.png after an evaluation, at most every ``every_s`` seconds
-    (matplotlib costs about a second a plot) and always at the end of a run or a cancel."""
-
-    def __init__(self, every_s: float = 30.0) -> None:
-        self.every_s, self.last = every_s, -math.inf
-
-    def write(self, run_dir: Path, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < self.every_s:
-            return
-        self.last = now
-        history = read_jsonl(run_dir / "metrics.jsonl")
-        loss_curve(
-            run_dir / "loss_curve.png",
-            [h for h in history if h.get("event") == "step"],
-            [h for h in history if h.get("event") == "eval"],
         )
 
 

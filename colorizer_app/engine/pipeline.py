@@ -48,7 +48,9 @@ class ColorizeSettings:
     overlap: int = 64  # minimum overlap between neighbouring tiles (blended)
     strength: float = DEFAULT_STRENGTH  # scales a, b: 0 gray, 1 as predicted, 2 doubled
     device: str = "auto"  # auto, cpu, cuda
-    precision: str = "fp32"  # fp32, fp16, bf16
+    # auto (bf16 on a CPU with native bf16, else fp32; models.device.resolve_precision),
+    # fp32, fp16, bf16
+    precision: str = "auto"
     batch_size: int = 4  # tiles per forward pass (halved automatically on GPU OOM)
     channels_last: bool = False
     # how a,b are read off the network: "auto" = the annealed mean for a model with a colour

@@ -6,6 +6,11 @@ falls on both alike, and prints each run's scores and wall time, then the median
 time ratio. Usage::
 
     python benchmarks/bench_precision.py [--data ../shared/data/photos-val/kodak24] [--runs 3]
+    python benchmarks/bench_precision.py --network [--runs 9]
+
+``--network``: the network alone, in one warm process: the shipped model's runner in fp32
+and in ``auto``, batches of 4 tiles of 256 px (hint channels empty), interleaved batch by
+batch so that the machine's load falls on both alike; tiles/s and their ratio.
 """
 
 from __future__ import annotations
@@ -39,12 +44,48 @@ def evaluate(data: Path, precision: str, model: str | None, out: Path) -> tuple[
     return summary, wall
 
 
+def network(model: str | None, runs: int) -> None:
+    """Tiles/s of the runner in fp32 and in auto, interleaved."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from colorizer_app.engine.pipeline import ColorizeSettings
+    from models import load_generator
+    from models.modelfile import default_model_path
+
+    generator = load_generator(model or default_model_path())
+    runners = {}
+    for precision in ("fp32", "auto"):
+        settings = ColorizeSettings.for_model(generator.info, device="cpu", precision=precision)
+        runners[precision] = settings.make_runner(generator)
+    batch = np.zeros((4, runners["fp32"].in_channels, 256, 256), np.float32)
+    batch[:, 0] = np.random.default_rng(0).uniform(-1, 1, (4, 256, 256))
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for runner in runners.values():
+        runner(batch)  # warm-up: oneDNN builds its kernels on the first batch
+    for _ in range(runs):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            runner(batch)
+            times[name].append(time.perf_counter() - start)
+    rates = {name: 4 / statistics.median(t) for name, t in times.items()}
+    print(f"| precision | ran on | tiles/s (median of {runs} batches of 4) |")
+    print("|---|---|---|")
+    for name, runner in runners.items():
+        print(f"| {name} | {runner.description} | {rates[name]:.2f} |")
+    print(f"\nauto / fp32 tiles/s = {rates['auto'] / rates['fp32']:.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", help="model file (default: the shipped one)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each precision")
+    parser.add_argument("--network", action="store_true", help="the network alone, tiles/s")
     args = parser.parse_args()
+    if args.network:
+        network(args.model, args.runs)
+        return 0
     if not args.data.is_dir():
         print(f"{args.data} is absent: nothing to measure", file=sys.stderr)
         return 0

@@ -50,9 +50,9 @@ def check_precision(precision: str) -> str:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The precision that runs: ``precision`` itself, or for ``auto``:
 
-    - ``bf16`` on a CPU with native bf16 arithmetic (:func:`cpu_has_native_bf16`): about
-      1.7-1.9x the fp32 speed there, validation scores within 0.02 dB (docs/BENCHMARKS.md);
-      a CPU without it emulates bf16 and is slower than in fp32;
+    - ``bf16`` on a CPU with native bf16 arithmetic (:func:`cpu_has_native_bf16`): the
+      network 1.4-1.9x faster than fp32 on a quiet machine, validation scores within
+      0.002 dB (docs/BENCHMARKS.md); without native bf16 it is not expected to gain;
     - ``fp32`` on CUDA: fp16 has not been measured on a GPU for this project's models yet (a
       model's scores and its NaN/overflow safety in fp16 must be shown first), so ``auto``
       does not choose it; ``--precision fp16`` remains the user's choice;

@@ -75,16 +75,30 @@ def model_file(ngf: int) -> Path:
     return path
 
 
-def one_run(photo: Path, model: Path, render: int | None, out_dir: Path) -> dict:
-    """Child process: colorize one file with timers on every phase."""
+def one_run(
+    photo: Path,
+    model: Path,
+    render: int | None,
+    out_dir: Path,
+    *,
+    precision: str = "auto",
+    merge: str = "new",
+) -> dict:
+    """Child process: colorize one file with timers on every phase. ``merge="old"``: the
+    merge as it was before issue #17 (``tests/merge_reference.py``), for before/after ratios."""
     from colorizer_app.engine.imageio import read_image, write_image
     from colorizer_app.engine.pipeline import ColorizeSettings, compose, predict_ab
     from models import load_generator
 
+    if merge == "old":
+        from tests.merge_reference import compose
+
     timings = {}
     start = time.perf_counter()
     generator = load_generator(model)
-    settings = ColorizeSettings.for_model(generator.info, render_size=render, device="cpu")
+    settings = ColorizeSettings.for_model(
+        generator.info, render_size=render, device="cpu", precision=precision
+    )
     runner = settings.make_runner(generator)
     timings["load_model"] = time.perf_counter() - start
 
@@ -127,10 +141,13 @@ def one_run(photo: Path, model: Path, render: int | None, out_dir: Path) -> dict
         "timings": timings,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "shape": list(photo_data.pixels.shape),
+        "ran_on": runner.description,
     }
 
 
-def run_child(photo: Path, model: Path, render: int | None) -> dict:
+def run_child(
+    photo: Path, model: Path, render: int | None, *, precision: str = "auto", merge: str = "new"
+) -> dict:
     with tempfile.TemporaryDirectory() as out:
         cmd = [
             sys.executable,
@@ -140,6 +157,8 @@ def run_child(photo: Path, model: Path, render: int | None) -> dict:
             str(model),
             "full" if render is None else str(render),
             out,
+            precision,
+            merge,
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -294,9 +313,14 @@ def compare_table(models: list[str], repeats: int) -> list[str]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        photo, model, render, out = sys.argv[2:6]
+        photo, model, render, out, precision, merge = sys.argv[2:8]
         result = one_run(
-            Path(photo), Path(model), None if render == "full" else int(render), Path(out)
+            Path(photo),
+            Path(model),
+            None if render == "full" else int(render),
+            Path(out),
+            precision=precision,
+            merge=merge,
         )
         print(json.dumps(result))
         return

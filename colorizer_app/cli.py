@@ -238,7 +238,7 @@ def _colorize_files(args: argparse.Namespace) -> int:
         why = f" ({not_taken_text(not_taken)})" if not_taken else ""
         print(f"colorizer: no images found in the inputs{why}", file=sys.stderr)
         return 1
-    log.info("model %s on %s, %d file(s)", model_path, runner.device, len(items))
+    log.info("model %s on %s, %d file(s)", model_path, runner.description, len(items))
     quiet = args.quiet or not sys.stderr.isatty()
     files_bar = tqdm(total=len(items), unit="file", disable=quiet, position=0)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 L_SCALE = 50.0  # L in [0, 100] <-> [-1, 1]
@@ -31,7 +32,10 @@ _RGB_TO_XYZN = (_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)
 _XYZN_TO_RGB = np.linalg.inv(_RGB_TO_XYZ / _WHITE[:, None]).astype(np.float32)
 _EPS = (6.0 / 29.0) ** 3
 _KAPPA = 3.0 * (6.0 / 29.0) ** 2
-_ENCODE_BITS = 20  # resolution of the linear -> sRGB lookup table
+# resolution of the linear -> sRGB lookup table per output type: one step of the table
+# moves the output by at most 12.92 * levels / steps where the curve is steepest, 0.05 of a
+# level for 8 bits (a 64 KB table, which stays in the cache) and 0.8 for 16 bits
+_ENCODE_BITS = {"uint8": 16, "uint16": 20}
 
 
 def _max_value(dtype: np.dtype) -> float:
@@ -63,7 +67,8 @@ def _decode_table(levels: int) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def _encode_table(dtype_name: str) -> np.ndarray:
-    lin = np.arange(2**_ENCODE_BITS, dtype=np.float64) / (2**_ENCODE_BITS - 1)
+    bits = _ENCODE_BITS[dtype_name]
+    lin = np.arange(2**bits, dtype=np.float64) / (2**bits - 1)
     srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
     dtype = np.dtype(dtype_name)
     table = np.rint(srgb * _max_value(dtype)).astype(dtype)
@@ -79,10 +84,6 @@ def _linear(rgb: np.ndarray) -> np.ndarray:
 
 def _f(t: np.ndarray) -> np.ndarray:
     return np.where(t > _EPS, np.cbrt(t), t / _KAPPA + 4.0 / 29.0).astype(np.float32)
-
-
-def _finv(t: np.ndarray) -> np.ndarray:
-    return np.where(t > 6.0 / 29.0, t**3, _KAPPA * (t - 4.0 / 29.0)).astype(np.float32)
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -188,7 +189,14 @@ def denormalize_ab(ab: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(ab, np.float32), -1.0, 1.0) * AB_SCALE
 
 
-def merge_l_ab(L: np.ndarray, ab: np.ndarray, dtype: np.dtype = np.uint8) -> np.ndarray:
+def merge_l_ab(
+    L: np.ndarray,
+    ab: np.ndarray,
+    dtype: np.dtype = np.uint8,
+    *,
+    ab_scale: float = 1.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Combine lightness and chroma into an sRGB image.
 
     Parameters
@@ -196,34 +204,110 @@ def merge_l_ab(L: np.ndarray, ab: np.ndarray, dtype: np.dtype = np.uint8) -> np.
     L : ndarray (H, W) float32 in [0, 100].
     ab : ndarray (H, W, 2) float32, Lab units.
     dtype : np.uint8, np.uint16, or np.float32 (then in [0, 1]).
+    ab_scale : factor on a and b (the colour strength), applied on the way.
+    out : ndarray (H, W, 3) of ``dtype``, C-contiguous, to write into (default: a new one).
 
     Returns
     -------
-    rgb : ndarray (H, W, 3) of ``dtype``, clamped into the gamut.
+    rgb : ndarray (H, W, 3) of ``dtype``, clamped into the gamut (``out`` when given).
+
+    Works in row blocks of about :data:`BLOCK_PIXELS` with work arrays made once per call, so
+    that every pass over a block stays in the core's cache: OpenCV's ``merge`` and
+    ``transform`` (Lab -> f(XYZ) and XYZ -> scaled linear RGB as 3x4 matrices) and in-place
+    float32 NumPy in between, then the lookup table of the sRGB curve.
     """
     if ab.ndim != 3 or ab.shape[2] != 2 or L.shape != ab.shape[:2]:
         raise ValueError(f"L {L.shape} and ab {ab.shape} do not match")
     dtype = np.dtype(dtype)
-    out = np.empty((*L.shape, 3), dtype)
-    for rows in strips(*L.shape):
-        fy = (np.asarray(L[rows], np.float32) + 16.0) / 116.0
-        f = np.empty((*fy.shape, 3), np.float32)
-        f[..., 0] = fy + ab[rows, :, 0] / 500.0
-        f[..., 1] = fy
-        f[..., 2] = fy - ab[rows, :, 1] / 200.0
-        out[rows] = _encode(_finv(f) @ _XYZN_TO_RGB.T, dtype)
+    if out is None:
+        out = np.empty((*L.shape, 3), dtype)
+    elif out.shape != (*L.shape, 3) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {(*L.shape, 3)} {dtype} array")
+    if L.size == 0:
+        return out
+    block_rows = max(1, BLOCK_PIXELS // L.shape[1])
+    scratch = _MergeScratch(min(L.shape[0], block_rows) * L.shape[1])
+    to_f = _lab_to_f(ab_scale)
+    to_rgb = _xyz_to_scaled_rgb(dtype)
+    for rows in strips(*L.shape, BLOCK_PIXELS):
+        _merge_block(L[rows], ab[rows], out[rows], to_f, to_rgb, scratch)
     return out
 
 
-def _encode(linear: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    linear = np.clip(linear, 0.0, 1.0, out=linear)
+# pixels per block of the merge: its work arrays (60 bytes a pixel) stay in a core's L2
+BLOCK_PIXELS = 1 << 14
+_STEP = 6.0 / 29.0  # f(t) is cbrt(t) above _STEP**3, linear below; its inverse: t**3 above
+
+
+def _lab_to_f(ab_scale: float) -> np.ndarray:
+    """3x4 matrix: (L, a, b, 1) -> (f(X/Xn), f(Y), f(Z/Zn)), a and b times ``ab_scale``."""
+    return np.array(
+        [
+            [1 / 116, ab_scale / 500, 0.0, 16 / 116],
+            [1 / 116, 0.0, 0.0, 16 / 116],
+            [1 / 116, 0.0, -ab_scale / 200, 16 / 116],
+        ],
+        np.float32,
+    )
+
+
+@lru_cache(maxsize=3)
+def _xyz_to_scaled_rgb(dtype: np.dtype) -> np.ndarray:
+    """3x4 matrix: normalised XYZ -> linear RGB, for integer outputs already scaled to the
+    index of the encoding table and offset by 0.5 (so truncation rounds)."""
     if dtype == np.float32:
-        return np.where(
-            linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055
-        ).astype(np.float32)
-    linear *= np.float32(2**_ENCODE_BITS - 1)
-    linear += np.float32(0.5)
-    return np.take(_encode_table(dtype.name), linear.astype(np.int32))
+        matrix = np.concatenate([_XYZN_TO_RGB, np.zeros((3, 1), np.float32)], 1)
+        matrix.setflags(write=False)
+        return matrix
+    top = np.float32(2 ** _ENCODE_BITS[dtype.name] - 1)
+    half = np.full((3, 1), 0.5, np.float32)
+    matrix = np.concatenate([_XYZN_TO_RGB * top, half], 1).astype(np.float32)
+    matrix.setflags(write=False)
+    return matrix
+
+
+class _MergeScratch:
+    """Work arrays of one :func:`merge_l_ab` call, for blocks of up to ``size`` pixels."""
+
+    def __init__(self, size: int) -> None:
+        self.lab = np.empty((size, 3), np.float32)
+        self.f = np.empty((size, 3), np.float32)
+        self.above = np.empty((size, 3), np.float32)
+        self.cube = np.empty((size, 3), np.float32)
+        self.index = np.empty((size, 3), np.int32)
+
+
+def _merge_block(L, ab, out, to_f, to_rgb, s: _MergeScratch) -> None:
+    h, w = L.shape
+    n = h * w
+    lab, f, above, cube = (a[:n].reshape(h, w, 3) for a in (s.lab, s.f, s.above, s.cube))
+    cv2.merge([np.ascontiguousarray(L, np.float32), np.ascontiguousarray(ab, np.float32)], lab)
+    cv2.transform(lab, to_f, f)
+    # f -> XYZ without branches: the linear segment is the tangent of t**3 at _STEP, and
+    # t**3 - tangent = d*d*(d + 3*_STEP) with d = t - _STEP, added where d > 0
+    np.subtract(f, np.float32(_STEP), out=above)
+    np.maximum(above, np.float32(0.0), out=above)
+    np.multiply(above, above, out=cube)
+    above += np.float32(3 * _STEP)
+    cube *= above
+    f -= np.float32(4.0 / 29.0)
+    f *= np.float32(_KAPPA)
+    f += cube
+    cv2.transform(f, to_rgb, f)  # linear RGB (integer outputs: table index + 0.5)
+    if out.dtype == np.float32:
+        out[:] = _srgb_encode(f)
+        return
+    index = s.index[:n].reshape(h, w, 3)
+    np.copyto(index, f, casting="unsafe")  # truncation; the gamut clamp is the table's ends
+    np.take(_encode_table(out.dtype.name), index, out=out, mode="clip")
+
+
+def _srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB -> sRGB in [0, 1], float32 (``linear`` is clipped in place)."""
+    linear = np.clip(linear, 0.0, 1.0, out=linear)
+    return np.where(
+        linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055
+    ).astype(np.float32)
 
 
 def ab_from_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -41,6 +41,17 @@ def test_gray_output_gains_exactly_zero(tmp_path, truths):
     assert s["colourfulness"] < 0.5 < 5 < s["truth_colourfulness"]  # rounding noise only
 
 
+@pytest.mark.parametrize("native, ran", [(True, "bf16"), (False, "fp32")])
+def test_the_table_says_what_ran(tmp_path, truths, monkeypatch, native, ran):
+    """Precision auto (the default) shows as the precision that ran."""
+    from models import device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    result = evaluate(_gray_model(tmp_path / "g.safetensors"), truths, limit=1)
+    assert result.ran_on == f"cpu ({ran})"
+    assert result.table().splitlines()[0] == f"1 images, ran on cpu ({ran})"
+
+
 def test_identical_output_gives_the_capped_maximum():
     img = smooth_photo(40, 50, color=True)
     assert metrics.psnr(img, img) == metrics.PSNR_CAP

@@ -15,13 +15,15 @@ from colorizer_app.engine.pipeline import (
 )
 from colorizer_app.engine.runner import GeneratorRunner
 from models import GeneratorConfig, load_generator
-from models.color import luminance, rgb_to_lab
-from models.device import resolve_device
+from models import device as device_module
+from models.color import luminance, merge_l_ab, rgb_to_lab
+from models.device import cpu_has_native_bf16, resolve_device, resolve_precision
 from models.errors import Cancelled, InferenceError, SettingsError
 from models.progress import CallbackProgress
 from tests.conftest import make_generator_file, smooth_photo
 
-FAST = ColorizeSettings(render_size=300, tile=256, overlap=64, batch_size=2)
+# fp32: these tests compare with plain torch and whole-image references (auto may be bf16)
+FAST = ColorizeSettings(render_size=300, tile=256, overlap=64, batch_size=2, precision="fp32")
 
 
 def _hasler(rgb):
@@ -98,7 +100,7 @@ def test_strip_upsampling_equals_whole_resize(rng):
     ab = rng.standard_normal((37, 53, 2)).astype(np.float32)
     whole = cv2.resize(ab, (530, 370), interpolation=cv2.INTER_CUBIC)
     for rows in (slice(0, 370), slice(0, 17), slice(100, 301), slice(360, 370)):
-        np.testing.assert_allclose(upsample_rows(ab, rows, 370, 530), whole[rows], atol=0.02)
+        np.testing.assert_allclose(upsample_rows(ab, rows, 370, 530), whole[rows], atol=1e-4)
 
 
 def test_upsampled_colour_is_smooth_not_blocky(rng):
@@ -175,7 +177,7 @@ def test_cuda_request_without_gpu_is_a_clear_error(monkeypatch):
 
 
 def test_unknown_precision_is_a_settings_error(tiny_generator):
-    with pytest.raises(SettingsError, match="precision must be one of fp32, fp16, bf16"):
+    with pytest.raises(SettingsError, match="precision must be one of auto, fp32, fp16, bf16"):
         GeneratorRunner(tiny_generator, device="cpu", precision="fp8")
 
 
@@ -229,7 +231,7 @@ def test_nan_output_is_an_error(tiny_generator, monkeypatch):
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_reduced_precision_close_to_fp32(tiny_generator, precision):
     photo = smooth_photo(256, 256)
-    base = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu"), FAST)
+    base = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu", precision="fp32"), FAST)
     low = predict_ab(
         photo, GeneratorRunner(tiny_generator, device="cpu", precision=precision), FAST
     )
@@ -238,8 +240,9 @@ def test_reduced_precision_close_to_fp32(tiny_generator, precision):
 
 def test_channels_last_gives_the_same_result(tiny_generator):
     photo = smooth_photo(256, 300)
-    a = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu"), FAST)
-    b = predict_ab(photo, GeneratorRunner(tiny_generator, device="cpu", channels_last=True), FAST)
+    exact = {"device": "cpu", "precision": "fp32"}
+    a = predict_ab(photo, GeneratorRunner(tiny_generator, **exact), FAST)
+    b = predict_ab(photo, GeneratorRunner(tiny_generator, **exact, channels_last=True), FAST)
     np.testing.assert_allclose(a, b, atol=1e-3)
 
 
@@ -261,3 +264,151 @@ def test_nan_from_the_network_gives_advice_that_fits(
     monkeypatch.setattr(runner, "_decode", lambda x: torch.full((len(x), 2, 256, 256), np.nan))
     with pytest.raises(InferenceError, match=advice):
         runner(np.zeros((1, 1, 256, 256), np.float32))
+
+
+@pytest.fixture
+def bf16_cpu(monkeypatch):
+    """Pretend the CPU has (True) or lacks (False) native bf16: ``bf16_cpu(flag)``."""
+
+    def pretend(native: bool) -> None:
+        monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: native)
+
+    return pretend
+
+
+@pytest.mark.parametrize(
+    "native, device, expected",
+    [
+        (True, "cpu", "bf16"),  # AVX-512 BF16 / AMX / Arm BF16
+        (False, "cpu", "fp32"),  # bf16 would be emulated there: slower than fp32
+        (True, "cuda", "fp32"),  # fp16 on CUDA is not measured yet: auto keeps fp32
+        (False, "cuda", "fp32"),
+    ],
+)
+def test_auto_precision_follows_the_hardware(bf16_cpu, native, device, expected):
+    bf16_cpu(native)
+    assert resolve_precision("auto", torch.device(device)) == expected
+    for given in ("fp32", "bf16", "fp16"):  # a precision the user names is never changed
+        assert resolve_precision(given, torch.device(device)) == given
+
+
+def test_auto_is_the_default_and_the_label_shows_what_ran(tiny_generator, bf16_cpu):
+    assert ColorizeSettings().precision == "auto"
+    bf16_cpu(True)
+    runner = ColorizeSettings().make_runner(tiny_generator)
+    assert (runner.precision, runner.description) == ("bf16", "cpu (bf16)")
+    bf16_cpu(False)
+    runner = ColorizeSettings().make_runner(tiny_generator)
+    assert (runner.precision, runner.description) == ("fp32", "cpu (fp32)")
+    assert GeneratorRunner(tiny_generator, device="cpu", precision="fp16").description == (
+        "cpu (fp16)"
+    )
+
+
+def test_auto_runs_in_bf16_on_a_bf16_cpu(tiny_generator, bf16_cpu, monkeypatch):
+    """The autocast dtype really is the resolved one (the label is not just text)."""
+    bf16_cpu(True)
+    runner = GeneratorRunner(tiny_generator, device="cpu", batch_size=1)
+    seen = []
+    monkeypatch.setattr(
+        runner, "_decode", lambda x: seen.append(torch.get_autocast_dtype("cpu")) or x[:, :1]
+    )
+    runner._forward(np.zeros((1, 1, 32, 32), np.float32), runner._decode)
+    assert seen == [torch.bfloat16] and torch.is_autocast_enabled("cpu") is False
+
+
+def test_auto_is_resolved_again_after_falling_back_to_the_cpu(tiny_generator, bf16_cpu):
+    bf16_cpu(True)
+    runner = GeneratorRunner(tiny_generator, device="cpu", batch_size=1)
+    runner.device, runner.precision = torch.device("cuda"), "fp32"  # as auto on CUDA
+    runner._place = lambda: None
+    runner._shrink_after_oom()
+    assert runner.description == "cpu (bf16)"
+
+
+def test_native_bf16_detection_reads_the_cpu(monkeypatch):
+    cpu_has_native_bf16.cache_clear()
+    monkeypatch.setattr(device_module.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(device_module, "_cpu_flags", lambda: frozenset({"fp", "asimd", "bf16"}))
+    assert device_module.cpu_has_native_bf16() is True
+    cpu_has_native_bf16.cache_clear()
+    monkeypatch.setattr(device_module, "_cpu_flags", lambda: frozenset({"fp", "asimd"}))
+    assert device_module.cpu_has_native_bf16() is False
+    cpu_has_native_bf16.cache_clear()
+    monkeypatch.setattr(device_module.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert device_module.cpu_has_native_bf16() is True  # AMX (Sapphire Rapids and later)
+    cpu_has_native_bf16.cache_clear()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert device_module.cpu_has_native_bf16() is False  # e.g. AVX2 or plain AVX-512
+    cpu_has_native_bf16.cache_clear()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize(
+    "shape, render",
+    [
+        ((1, 1), (1, 1)),
+        ((3, 5000), (1, 384)),
+        ((257, 513), (96, 192)),
+        ((1200, 1700), (271, 384)),
+        ((300, 200), (300, 200)),
+    ],
+)
+def test_the_merge_equals_the_old_one_within_a_level(dtype, shape, render):
+    """The cache-blocked merge (issue #17) against the merge it replaced
+    (tests/merge_reference.py), gray and colour photos, strengths 1 and 1.6."""
+    from tests.merge_reference import compose as old_compose
+
+    rng = np.random.default_rng(sum(shape))
+    top = np.iinfo(dtype).max
+    ab = cv2.GaussianBlur(rng.uniform(-90, 90, (*render, 2)).astype(np.float32), (0, 0), 1.5)
+    ab = ab.reshape(*render, 2)
+    gray = (rng.random(shape) * top).astype(dtype)
+    colour = (rng.random((*shape, 3)) * top).astype(dtype)
+    for pixels in (gray, colour):
+        for strength in (1.0, 1.6):
+            new = compose(pixels, ab, strength).astype(np.int64)
+            old = old_compose(pixels, ab, strength).astype(np.int64)
+            # 16-bit: the old remap placed a,b to 1/32 px, so a bright saturated pixel moves
+            # by a few 16-bit levels (a few hundredths of an 8-bit level)
+            limit = 1 if dtype == np.uint8 or render == shape else 8
+            assert np.abs(new - old).max() <= limit
+
+
+def test_merge_writes_into_out_and_checks_it():
+    L = np.full((5, 7), 50.0, np.float32)
+    ab = np.zeros((5, 7, 2), np.float32)
+    out = np.zeros((5, 7, 3), np.uint8)
+    assert merge_l_ab(L, ab, np.uint8, out=out) is out
+    assert (out == 119).all()  # L 50 gray is sRGB 119
+    with pytest.raises(ValueError, match="C-contiguous"):
+        merge_l_ab(L, ab, np.uint8, out=np.zeros((5, 7, 3), np.uint16))
+    np.testing.assert_array_equal(merge_l_ab(L, ab * 0 + 20, ab_scale=0.0), out)
+
+
+@pytest.mark.parametrize("width", [1, 7, 1000, 4242, 12248, 40000])
+def test_merge_blocks_fit_the_cache_and_a_one_thread_product(width):
+    from colorizer_app.engine.pipeline import merge_block_rows
+    from models.color import BLOCK_PIXELS
+
+    rows = merge_block_rows(width)
+    assert rows >= 1
+    assert rows == 1 or rows * width <= BLOCK_PIXELS
+    assert rows == 1 or rows * (rows + 4) * 2 * width <= 2**18
+
+
+def test_upsampled_blocks_tile_the_strip_exactly():
+    from colorizer_app.engine.pipeline import upsampled_blocks
+
+    rng = np.random.default_rng(3)
+    ab = rng.uniform(-50, 50, (37, 53, 2)).astype(np.float32)
+    rows = slice(101, 250)
+    whole = upsample_rows(ab, rows, 400, 573)
+    blocks = list(upsampled_blocks(ab, rows, 400, 573, 7))
+    assert [b.start for b, _ in blocks] == list(range(101, 250, 7))
+    assert blocks[-1][0].stop == 250
+    np.testing.assert_allclose(np.concatenate([a for _, a in blocks]), whole, atol=1e-4)
+    same = list(upsampled_blocks(ab, slice(0, 37), 37, 53, 10))  # no resize: views of ab
+    assert all(np.shares_memory(a, ab) for _, a in same)

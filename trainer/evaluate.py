@@ -49,6 +49,7 @@ HARM_DB = 1.0  # an image this much below the gray baseline counts as harmed
 class Evaluation:
     rows: list[dict] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    ran_on: str = ""  # the runner's device and the precision that ran, e.g. "cpu (bf16)"
 
     def mean(self, key: str) -> float:
         return float(np.mean([r[key] for r in self.rows])) if self.rows else float("nan")
@@ -67,7 +68,7 @@ class Evaluation:
         s = self.summary()
         return "\n".join(
             [
-                f"{s['images']} images",
+                f"{s['images']} images" + (f", ran on {self.ran_on}" if self.ran_on else ""),
                 "| | PSNR dB | SSIM | colourfulness |",
                 "|---|---|---|---|",
                 f"| model | {s['psnr']:.2f} ({s['psnr_gain']:+.2f}) | {s['ssim']:.4f} "
@@ -164,6 +165,7 @@ def evaluate(
         progress.update(done, limit or 0, name)
     if not result.rows:
         raise DataError(f"{data}: no image could be evaluated")
+    result.ran_on = runner.description  # after the run: a fallback to the CPU shows
     return result
 
 

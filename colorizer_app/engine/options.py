@@ -11,7 +11,7 @@ import argparse
 from dataclasses import fields
 
 from colorizer_app.engine.pipeline import ColorizeSettings
-from models.device import DEVICES, PRECISIONS
+from models.device import DEVICES, PRECISION_CHOICES
 from models.modelfile import DECODERS
 
 DEFAULTS = ColorizeSettings()
@@ -78,8 +78,9 @@ def add_colorize_options(parser: argparse.ArgumentParser, *, hardware: bool = Tr
         parser.add_argument(
             "--precision",
             default=DEFAULTS.precision,
-            choices=tuple(PRECISIONS),
-            help=f"(default {DEFAULTS.precision})",
+            choices=PRECISION_CHOICES,
+            help="auto = bf16 on a CPU with native bf16 (AVX-512 BF16, AMX, Arm BF16), else "
+            f"fp32 (default {DEFAULTS.precision})",
         )
         _number(parser, "batch_size", "tiles per forward pass")
 

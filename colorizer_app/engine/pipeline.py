@@ -24,7 +24,7 @@ from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.hints import Hint
 from colorizer_app.engine.runner import GeneratorRunner
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
-from models.color import luminance, merge_l_ab, normalize_l, strips
+from models.color import BLOCK_PIXELS, luminance, merge_l_ab, normalize_l, strips
 from models.colorbins import DEFAULT_TEMPERATURE
 from models.errors import SettingsError
 from models.modelfile import DECODERS
@@ -48,7 +48,9 @@ class ColorizeSettings:
     overlap: int = 64  # minimum overlap between neighbouring tiles (blended)
     strength: float = DEFAULT_STRENGTH  # scales a, b: 0 gray, 1 as predicted, 2 doubled
     device: str = "auto"  # auto, cpu, cuda
-    precision: str = "fp32"  # fp32, fp16, bf16
+    # auto (bf16 on a CPU with native bf16, else fp32; models.device.resolve_precision),
+    # fp32, fp16, bf16
+    precision: str = "auto"
     batch_size: int = 4  # tiles per forward pass (halved automatically on GPU OOM)
     channels_last: bool = False
     # how a,b are read off the network: "auto" = the annealed mean for a model with a colour
@@ -198,17 +200,78 @@ def predict_ab(
 def upsample_rows(ab: np.ndarray, rows: slice, height: int, width: int) -> np.ndarray:
     """Rows ``rows`` of ``ab`` bicubically resized to (height, width), pixel-centre aligned.
 
-    Equal to the same rows of ``cv2.resize(ab, (width, height), INTER_CUBIC)`` but computed
-    for one strip, so the full-size a,b never exists in memory.
+    The same rows of ``cv2.resize(ab, (width, height), INTER_CUBIC)`` to about 1e-3 Lab
+    units, computed for one strip so the full-size a,b never exists in memory.
+
+    Parameters
+    ----------
+    ab : ndarray (h, w, 2) float32.
+
+    Returns
+    -------
+    ab_rows : ndarray (rows, width, 2) float32; a view of ``ab`` when no resizing is needed.
     """
+    blocks = [block for _, block in upsampled_blocks(ab, rows, height, width)]
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def upsampled_blocks(ab: np.ndarray, rows: slice, height: int, width: int, block_rows=None):
+    """Yield ``(rows of the block, its a,b)`` covering ``rows`` of :func:`upsample_rows`,
+    ``block_rows`` rows at a time (default: all). The few source rows the strip needs are
+    resized across once (OpenCV), then each block mixes them down the rows with OpenCV's
+    cubic weights (a small matrix product)."""
     h, w = ab.shape[:2]
+    block_rows = block_rows or max(1, rows.stop - rows.start)
+    starts = range(rows.start, rows.stop, block_rows)
     if (h, w) == (height, width):
-        return ab[rows]
-    ys = (np.arange(rows.start, rows.stop, dtype=np.float32) + 0.5) * (h / height) - 0.5
-    xs = (np.arange(width, dtype=np.float32) + 0.5) * (w / width) - 0.5
-    map_x = np.broadcast_to(xs[None, :], (len(ys), width)).astype(np.float32)
-    map_y = np.broadcast_to(ys[:, None], (len(ys), width)).astype(np.float32)
-    return cv2.remap(ab, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        for y0 in starts:
+            yield slice(y0, min(rows.stop, y0 + block_rows)), ab[y0 : y0 + block_rows]
+        return
+    first, weights = _row_weights(rows, h, height)
+    source = ab[first : first + weights.shape[1]]
+    if w != width:  # across only: the row count stays, so no rows are mixed here
+        source = cv2.resize(source, (width, len(source)), interpolation=cv2.INTER_CUBIC)
+    source = source.reshape(weights.shape[1], 2 * width)
+    for y0 in starts:
+        chunk = weights[y0 - rows.start : y0 - rows.start + block_rows]
+        used = np.flatnonzero(chunk.any(axis=0))
+        lo, hi = used[0], used[-1] + 1
+        mixed = chunk[:, lo:hi] @ source[lo:hi]
+        yield slice(y0, y0 + len(chunk)), mixed.reshape(len(chunk), width, 2)
+
+
+def merge_block_rows(width: int) -> int:
+    """Rows per block of the merge: about ``BLOCK_PIXELS`` pixels (the merge's work arrays
+    stay in the core's cache), and few enough that mixing a block's a,b rows takes at most
+    2**18 multiply-adds, which BLAS (OpenBLAS) runs on the calling thread instead of waking
+    its own threads to compete with the merge's (upsampled 0 to 1 source rows per row,
+    plus 4 for the cubic taps)."""
+    rows = max(1, BLOCK_PIXELS // max(1, width))
+    while rows > 1 and rows * (rows + 4) * 2 * width > 2**18:
+        rows -= 1
+    return rows
+
+
+_CUBIC_A = np.float32(-0.75)  # OpenCV's bicubic kernel
+
+
+def _row_weights(rows: slice, h: int, height: int) -> tuple[int, np.ndarray]:
+    """The first source row and the ``(len(rows), k)`` float32 matrix that mixes source rows
+    ``first .. first + k - 1`` of an ``h``-row image into rows ``rows`` of its resize to
+    ``height`` rows: OpenCV's bicubic weights and pixel-centre alignment, edge rows repeated."""
+    ys = (np.arange(rows.start, rows.stop, dtype=np.float64) + 0.5) * (h / height) - 0.5
+    base = np.floor(ys).astype(np.intp)
+    t = (ys - base).astype(np.float32)[:, None]
+    taps = np.clip(base[:, None] + np.arange(-1, 3), 0, h - 1)  # source rows base-1 .. base+2
+    a, u = _CUBIC_A, 1 - t
+    before = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    near = ((a + 2) * t - (a + 3)) * t * t + 1
+    after = ((a + 2) * u - (a + 3)) * u * u + 1
+    tap_weights = np.concatenate([before, near, after, 1 - before - near - after], axis=1)
+    first = int(taps.min())
+    matrix = np.zeros((len(ys), int(taps.max()) - first + 1), np.float32)
+    np.add.at(matrix, (np.arange(len(ys))[:, None], taps - first), tap_weights)
+    return first, matrix
 
 
 def compose(
@@ -236,11 +299,13 @@ def compose(
     out = np.empty((height, width, 3), pixels.dtype)
     parts = list(strips(height, width))
 
+    block_rows = merge_block_rows(width)
+
     def merge_strip(rows: slice) -> None:
-        ab_rows = upsample_rows(ab, rows, height, width)  # a view of ab at full size
-        if strength != 1.0:
-            ab_rows = ab_rows * np.float32(strength)  # never in place: ab is the caller's
-        out[rows] = merge_l_ab(luminance(pixels[rows]), ab_rows, pixels.dtype)
+        # block by block, so that L, a,b and the merge's work arrays stay in the cache
+        for block, ab_block in upsampled_blocks(ab, rows, height, width, block_rows):
+            L = luminance(pixels[block])
+            merge_l_ab(L, ab_block, pixels.dtype, ab_scale=strength, out=out[block])
 
     # Strips are independent and NumPy/OpenCV release the GIL: merge them on all cores.
     with ThreadPoolExecutor(max_workers=_MERGE_THREADS) as pool:

@@ -9,7 +9,7 @@ import torch
 
 from models.color import ab_from_rgb, denormalize_ab
 from models.colorbins import DEFAULT_TEMPERATURE, decode
-from models.device import autocast, check_precision, resolve_device
+from models.device import autocast, check_precision, resolve_device, resolve_precision
 from models.errors import InferenceError, SettingsError
 from models.modelfile import DECODERS, LoadedGenerator
 
@@ -33,7 +33,7 @@ class GeneratorRunner:
         generator: LoadedGenerator,
         *,
         device: str = "auto",
-        precision: str = "fp32",
+        precision: str = "auto",
         batch_size: int = 4,
         channels_last: bool = False,
         decoder: str = "regression",
@@ -51,7 +51,8 @@ class GeneratorRunner:
         self.info = generator.info
         self.model_path = getattr(generator, "path", None)  # the file it came from, if any
         self.device = resolve_device(device)
-        self.precision = precision
+        self.requested_precision = precision  # "auto" is resolved again after a CPU fallback
+        self.precision = resolve_precision(precision, self.device)  # what runs
         self.batch_size = batch_size
         self.channels_last = channels_last
         self.decoder, self.temperature = decoder, temperature
@@ -73,7 +74,8 @@ class GeneratorRunner:
 
     @property
     def description(self) -> str:
-        """Where it ran and how, e.g. ``cpu (fp32)`` (after any fallback to the CPU)."""
+        """Where it ran and how, e.g. ``cpu (bf16)``: the precision that ran (``auto``
+        resolved), after any fallback to the CPU."""
         return f"{self.device.type} ({self.precision})"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -123,6 +125,7 @@ class GeneratorRunner:
         elif self.device.type != "cpu":
             log.warning("out of GPU memory even for one tile: falling back to the CPU")
             self.device = torch.device("cpu")
+            self.precision = resolve_precision(self.requested_precision, self.device)
             self._place()
         else:
             raise InferenceError("out of memory running the model on the CPU, even one tile")

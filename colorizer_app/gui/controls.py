@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from colorizer_app.engine.pipeline import ColorizeSettings
 from colorizer_app.gui.model_store import ModelEntry, available_models
-from models.device import DEVICES, PRECISIONS
+from models.device import DEVICES, PRECISION_CHOICES
 from models.errors import ColorizerError
 from models.modelfile import read_info
 
@@ -83,7 +83,7 @@ class ControlsPanel(QWidget):
         self.device.addItems([d for d in DEVICES if d != "cuda" or cuda])
         self.device.setCurrentText(DEFAULTS.device)
         self.precision = QComboBox()
-        self.precision.addItems(list(PRECISIONS))
+        self.precision.addItems(list(PRECISION_CHOICES))
         self.precision.setCurrentText(DEFAULTS.precision)
         self.device_used = QLabel("–")
 

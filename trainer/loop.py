@@ -5,8 +5,8 @@ its pieces have names: :func:`trainer.state.build_state` (networks, optimisers, 
 :func:`d_step` and :func:`g_step` (one optimisation step each), the losses in
 :mod:`trainer.losses`, the samples and batches in :mod:`trainer.samples`, validation and the
 comparison with a fine-tune's base in :mod:`trainer.validation`, and the pure schedules
-:func:`learning_rate`, :func:`should_evaluate`, :func:`should_checkpoint`. Runs under ``torchrun`` with DistributedDataParallel (gloo on
-CPU, nccl on CUDA) with the same options.
+:func:`learning_rate`, :func:`should_evaluate`, :func:`should_checkpoint`. Runs under
+``torchrun`` with DistributedDataParallel (gloo on CPU, nccl on CUDA) with the same options.
 """
 
 from __future__ import annotations

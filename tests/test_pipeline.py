@@ -354,6 +354,7 @@ def test_native_bf16_detection_reads_the_cpu(monkeypatch):
         ((257, 513), (96, 192)),
         ((1200, 1700), (271, 384)),
         ((300, 200), (300, 200)),
+        ((1200, 1600), (1200, 1600)),  # render "full": several strips, a short last block
     ],
 )
 def test_the_merge_equals_the_old_one_within_a_level(dtype, shape, render):

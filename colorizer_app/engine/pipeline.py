@@ -225,7 +225,8 @@ def upsampled_blocks(ab: np.ndarray, rows: slice, height: int, width: int, block
     starts = range(rows.start, rows.stop, block_rows)
     if (h, w) == (height, width):
         for y0 in starts:
-            yield slice(y0, min(rows.stop, y0 + block_rows)), ab[y0 : y0 + block_rows]
+            y1 = min(rows.stop, y0 + block_rows)  # the strip's last block may be shorter
+            yield slice(y0, y1), ab[y0:y1]
         return
     first, weights = _row_weights(rows, h, height)
     source = ab[first : first + weights.shape[1]]

@@ -123,3 +123,16 @@ def leftover_temps(folder) -> list:
     from colorizer_app.engine.provenance import RECORD_DIR
 
     return [p for p in folder.rglob("*") if p.name.startswith(".") and p.name != RECORD_DIR]
+
+
+def colorize_command(src, out, model) -> list[str]:
+    """``colorizer colorize SRC -o OUT`` at full resolution, as a child process runs it."""
+    import sys
+
+    return [sys.executable, "-m", "colorizer_app", "colorize", str(src), "-o", str(out)] + [
+        "--model",
+        str(model),
+        "--render-size",
+        "full",
+        "-q",
+    ]

@@ -13,7 +13,7 @@ from PIL import Image, ImageCms
 from colorizer_app.cli import main
 from colorizer_app.engine.imageio import read_image
 from models.color import luminance
-from tests.conftest import leftover_temps, smooth_photo
+from tests.conftest import colorize_command, leftover_temps, smooth_photo
 
 FAST = ["--render-size", "300", "-q"]
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -508,20 +508,7 @@ def test_a_signal_at_any_moment_is_one_line_and_no_partial_file(tmp_path, tiny_m
     for i in range(8):  # several seconds of work, so the signal always lands mid-run
         Image.fromarray(smooth_photo(1200, 1600, seed=i)).save(src / f"p{i}.png")
     run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "colorizer_app",
-            "colorize",
-            str(src),
-            "-o",
-            str(out),
-            "--model",
-            str(tiny_model_file),
-            "--render-size",
-            "full",
-            "-q",
-        ],
+        colorize_command(src, out, tiny_model_file),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

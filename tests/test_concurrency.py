@@ -12,7 +12,7 @@ from PIL import Image
 from colorizer_app.engine.batch import collect_inputs, plan, run_batch
 from colorizer_app.engine.pipeline import ColorizeSettings
 from models.atomic import Claim, write_atomically
-from tests.conftest import leftover_temps, smooth_photo
+from tests.conftest import colorize_command, leftover_temps, smooth_photo
 
 
 def test_a_claim_is_exclusive_and_a_dead_holders_claim_is_taken_over(tmp_path):
@@ -94,20 +94,7 @@ def test_two_processes_on_one_folder_make_each_output_once(tmp_path, tiny_model_
     src.mkdir()
     for i in range(8):
         Image.fromarray(smooth_photo(120, 160, seed=i)).save(src / f"p{i}.png")
-    command = [
-        sys.executable,
-        "-m",
-        "colorizer_app",
-        "colorize",
-        str(src),
-        "-o",
-        str(out),
-        "--model",
-        str(tiny_model_file),
-        "--render-size",
-        "full",
-        "-q",
-    ]
+    command = colorize_command(src, out, tiny_model_file)
     runs = [
         subprocess.Popen(
             [*command, "--report", str(tmp_path / f"r{k}.csv")],

@@ -18,26 +18,9 @@ from PIL import Image
 
 from colorizer_app.cli import main
 from models import load_generator
-from tests.conftest import leftover_temps, smooth_photo, tiny_train_args
+from tests.conftest import colorize_command, leftover_temps, smooth_photo, tiny_train_args
 
 pytestmark = pytest.mark.slow
-
-
-def _colorize_cmd(src, out, model):
-    return [
-        sys.executable,
-        "-m",
-        "colorizer_app",
-        "colorize",
-        str(src),
-        "-o",
-        str(out),
-        "--model",
-        str(model),
-        "--render-size",
-        "full",
-        "-q",
-    ]
 
 
 def _pixels(folder):
@@ -62,7 +45,7 @@ def model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def uninterrupted(scans, model, tmp_path_factory):
     out = tmp_path_factory.mktemp("whole")
-    subprocess.run(_colorize_cmd(scans, out, model), check=True, capture_output=True)
+    subprocess.run(colorize_command(scans, out, model), check=True, capture_output=True)
     return _pixels(out)
 
 
@@ -72,7 +55,7 @@ def test_kill_9_of_colorize_then_a_rerun_equals_an_uninterrupted_run(
 ):
     out = tmp_path / "out"
     run = subprocess.Popen(
-        _colorize_cmd(scans, out, model), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        colorize_command(scans, out, model), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 120
     while len(list(out.glob("*.png"))) < after and time.monotonic() < deadline:
@@ -82,7 +65,7 @@ def test_kill_9_of_colorize_then_a_rerun_equals_an_uninterrupted_run(
     run.wait()
     for p in out.glob("*.png") if out.exists() else []:  # what is there is whole
         assert np.asarray(Image.open(p)).shape == (600, 800, 3)
-    rerun = subprocess.run(_colorize_cmd(scans, out, model), capture_output=True, text=True)
+    rerun = subprocess.run(colorize_command(scans, out, model), capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert "conflict" not in rerun.stderr  # its own outputs are recognised as its own
     made = _pixels(out)

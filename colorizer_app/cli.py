@@ -10,6 +10,7 @@ import argparse
 import logging
 import signal
 import sys
+from typing import NoReturn
 
 from colorizer_app import __version__
 
@@ -104,12 +105,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl+C, raised by our own SIGINT handler.
+
+    A subclass on purpose: CPython remembers a plain ``KeyboardInterrupt`` that passed through
+    certain internal frames (``exec`` of generated code during imports, for one) and, at exit,
+    kills the process with SIGINT even though we caught it and returned 130.
+    """
+
+
+def _interrupt(*_) -> None:
+    raise Interrupted
+
+
 def main(argv: list[str] | None = None) -> int:
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:  # not when the parent made us ignore Ctrl+C
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl+C while starting (imports, parsing): one line, no trace
         print("\ncolorizer: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def entry() -> NoReturn:
+    """The ``colorizer`` program (console script, ``python -m colorizer_app``, the bundle)."""
+    code = main()
+    # the work is over and reported: a Ctrl+C during shutdown must not change the exit status
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -169,7 +196,7 @@ def _colorize(args: argparse.Namespace) -> int:
     (the atomic writes leave no half-written output, claims are released)."""
 
     def terminate(*_):
-        raise KeyboardInterrupt
+        raise Interrupted
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:

@@ -6,6 +6,8 @@ import errno
 import os
 import re
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,10 @@ def create_temp(target: Path, suffix: str = ".part") -> tuple[int, Path]:
         except FileExistsError:
             continue
 
+
+HOST = socket.gethostname()
+HEARTBEAT_S = 20.0  # how often a held claim's file is touched
+STALE_S = 120.0  # a claim untouched this long was left by a dead process
 
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}(?P<suffix>\.part|\.tmp)$")
 _CLAIM_NAME = re.compile(r"^\.(?P<name>.+)\.colorizer-lock$")
@@ -130,43 +136,69 @@ def _place_without_replacing(tmp: Path, target: Path) -> None:
 
 
 class Claim:
-    """An exclusive claim on producing ``target`` (a lock file beside it, holding our pid),
-    so two processes working on one output folder never do the same file twice.
+    """An exclusive claim on producing ``target`` (a lock file beside it naming our process
+    and host), so that two processes working on one output folder, on one machine or on
+    several machines sharing the folder, never do the same file twice.
 
-    ``Claim(target).acquire()`` returns None when claimed, else the pid of the live process
-    holding it; a claim left by a process that died (kill -9) is taken over. Use as a context
-    manager after acquiring, or call :meth:`release`.
+    ``Claim(target).acquire()`` returns None when claimed, else who holds it (``"1234"``, or
+    ``"1234 on node-b"`` for a process of another machine). A claim left by a process that
+    died (kill -9) is taken over: on this machine when its process is gone, from another
+    machine when its heartbeat stopped (a held claim's file is touched every ``heartbeat``
+    seconds; one untouched for :data:`STALE_S` is stale). Use as a context manager
+    after acquiring, or call :meth:`release`.
     """
 
-    def __init__(self, target: str | os.PathLike) -> None:
+    def __init__(self, target: str | os.PathLike, *, heartbeat: float = HEARTBEAT_S) -> None:
         target = Path(target)
         self.path = target.with_name(f".{target.name}.colorizer-lock")
         self.held = False
+        self._heartbeat = heartbeat
+        self._stop: threading.Event | None = None
 
-    def acquire(self) -> int | None:
+    def acquire(self) -> str | None:
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
             except FileExistsError:
                 holder = self._holder()
-                if holder is not None and _alive(holder, self.path):
-                    return holder
+                if holder is not None and _alive(*holder, self.path):
+                    return _describe(*holder)
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
             with os.fdopen(fd, "w") as handle:
-                handle.write(str(os.getpid()))
+                handle.write(f"{os.getpid()} {HOST}\n")
             self.held = True
+            self._start_heartbeat()
             return None
-        return self._holder() or -1
+        holder = self._holder()
+        return _describe(*holder) if holder else "unknown"
 
-    def _holder(self) -> int | None:
+    def _holder(self) -> tuple[int, str] | None:
+        """(pid, host) written in the claim; a claim of an older version holds a pid only."""
         try:
-            return int(self.path.read_text().strip() or 0) or None
+            words = self.path.read_text().split()
+            pid = int(words[0]) if words else 0
         except (OSError, ValueError):
             return None
+        return (pid, words[1] if len(words) > 1 else HOST) if pid else None
+
+    def _start_heartbeat(self) -> None:
+        self._stop = stop = threading.Event()
+        path, every = self.path, self._heartbeat
+
+        def beat() -> None:
+            while not stop.wait(every):
+                try:
+                    os.utime(path)
+                except OSError:
+                    return  # released meanwhile, or the folder went away
+
+        threading.Thread(target=beat, name=f"claim {path.name}", daemon=True).start()
 
     def release(self) -> None:
         if self.held:
+            if self._stop is not None:
+                self._stop.set()
             self.path.unlink(missing_ok=True)
             self.held = False
 
@@ -177,17 +209,22 @@ class Claim:
         self.release()
 
 
-STALE_CLAIM_S = 12 * 3600  # where processes cannot be asked (Windows): a claim this old is stale
+def _describe(pid: int, host: str) -> str:
+    return str(pid) if host == HOST else f"{pid} on {host}"
 
 
-def _alive(pid: int, lock: Path) -> bool:
+def _untouched_for(lock: Path) -> float:
+    try:
+        return time.time() - lock.stat().st_mtime
+    except OSError:
+        return float("inf")
+
+
+def _alive(pid: int, host: str, lock: Path) -> bool:
+    if host != HOST or os.name == "nt":  # cannot be asked (os.kill terminates on Windows)
+        return _untouched_for(lock) < STALE_S  # so its heartbeat tells
     if pid == os.getpid():
         return True
-    if os.name == "nt":  # os.kill would terminate the process there
-        try:
-            return time.time() - lock.stat().st_mtime < STALE_CLAIM_S
-        except OSError:
-            return False
     try:
         os.kill(pid, 0)  # no signal sent: only asks whether the process exists
     except ProcessLookupError:

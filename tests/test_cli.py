@@ -354,7 +354,7 @@ def test_outputs_inside_the_input_folder_are_not_taken_as_inputs(
 
 
 def test_listing_a_folder_can_be_cancelled(album):
-    from colorizer_app.engine.batch import collect_inputs
+    from colorizer_app.engine.listing import collect_inputs
     from models.errors import Cancelled
     from models.progress import CallbackProgress
 
@@ -366,7 +366,7 @@ def test_listing_a_folder_can_be_cancelled(album):
 
 
 def test_a_folder_says_which_files_it_does_not_take(tmp_path):
-    from colorizer_app.engine.batch import NotTaken, collect_inputs, not_taken_text
+    from colorizer_app.engine.listing import NotTaken, collect_inputs, not_taken_text
 
     src = tmp_path / "scans"
     (src / "sub").mkdir(parents=True)

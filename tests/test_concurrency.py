@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorizer_app.engine.batch import collect_inputs, plan, run_batch
+from colorizer_app.engine.batch import plan, run_batch
+from colorizer_app.engine.listing import collect_inputs
 from colorizer_app.engine.pipeline import ColorizeSettings
 from models.atomic import Claim, write_atomically
 from tests.conftest import colorize_command, leftover_temps, smooth_photo
@@ -19,7 +20,7 @@ def test_a_claim_is_exclusive_and_a_dead_holders_claim_is_taken_over(tmp_path):
     target = tmp_path / "out.png"
     first, second = Claim(target), Claim(target)
     assert first.acquire() is None and first.held
-    assert second.acquire() == os.getpid() and not second.held  # held by a live process
+    assert second.acquire() == str(os.getpid()) and not second.held  # held by a live process
     first.release()
     assert not first.path.exists()
     dead = subprocess.run(
@@ -29,6 +30,34 @@ def test_a_claim_is_exclusive_and_a_dead_holders_claim_is_taken_over(tmp_path):
     with Claim(target) as third:
         assert third.acquire() is None and third.held
     assert not third.path.exists()
+
+
+def test_a_claim_of_another_machine_lives_by_its_heartbeat(tmp_path):
+    """On a folder shared by several machines a pid means nothing elsewhere: another host's
+    claim is alive while its file is touched, and taken over once the heartbeat stopped."""
+    import time
+
+    from models.atomic import STALE_S
+
+    target = tmp_path / "out.png"
+    claim = Claim(target)
+    claim.path.write_text("4242 node-b\n")
+    assert claim.acquire() == "4242 on node-b" and not claim.held
+    old = time.time() - STALE_S - 5
+    os.utime(claim.path, (old, old))  # node-b died: nothing touches its claim any more
+    assert claim.acquire() is None and claim.held
+    assert claim.path.read_text().split()[0] == str(os.getpid())
+    claim.release()
+
+    beating = Claim(target, heartbeat=0.05)
+    assert beating.acquire() is None
+    os.utime(beating.path, (old, old))
+    deadline = time.monotonic() + 10
+    while time.time() - beating.path.stat().st_mtime > STALE_S and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert time.time() - beating.path.stat().st_mtime < STALE_S  # touched by the heartbeat
+    beating.release()
+    assert not beating.path.exists()
 
 
 def test_no_clobber_write_keeps_what_appeared_meanwhile(tmp_path):

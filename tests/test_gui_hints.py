@@ -428,8 +428,9 @@ def test_hint_list_and_place_without_qt(tmp_path):
     assert where.save(hints.snapshot(), 30, 20) == where.sidecar
     assert where.load(30, 20).hints == [a, b]
 
-    from colorizer_app.engine.batch import collect_inputs, note_hints, plan
+    from colorizer_app.engine.batch import note_hints, plan
     from colorizer_app.engine.hints import count_hints
+    from colorizer_app.engine.listing import collect_inputs
 
     assert count_hints(where.sidecar) == 2
     found = collect_inputs([tmp_path])

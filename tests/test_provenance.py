@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from colorizer_app.cli import main
-from colorizer_app.engine.batch import clean_up_after_killed_runs, collect_inputs, plan, run_batch
+from colorizer_app.engine.batch import clean_up_after_killed_runs, plan, run_batch
+from colorizer_app.engine.listing import collect_inputs
 from colorizer_app.engine.pipeline import ColorizeSettings
 from colorizer_app.engine.provenance import RECORD_DIR, Recipe, Verdict, record_path, verdict
 from models import load_generator

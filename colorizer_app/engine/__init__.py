@@ -8,14 +8,12 @@ from colorizer_app.engine.batch import (
     BatchItem,
     BatchSummary,
     FileResult,
-    NotTaken,
-    collect_inputs,
     colorize_file,
-    not_taken_text,
     plan,
     run_batch,
 )
 from colorizer_app.engine.imageio import DEFAULT_MAX_PIXELS, Photo, read_image, write_image
+from colorizer_app.engine.listing import NotTaken, collect_inputs, not_taken_text
 from colorizer_app.engine.pipeline import (
     ColorizeSettings,
     colorize,

@@ -16,9 +16,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import stat
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +25,14 @@ from typing import Literal
 from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.imageio import (
     DEFAULT_MAX_PIXELS,
-    INPUT_EXTENSIONS,
     output_suffix,
     read_image,
     write_image,
 )
+from colorizer_app.engine.listing import NotTaken, file_identity, not_taken_text, real_key
 from colorizer_app.engine.pipeline import ColorizeSettings, colorize
 from colorizer_app.engine.provenance import (
     RECORD_DIR,
-    OutputIndex,
     Recipe,
     Verdict,
     verdict,
@@ -48,8 +45,6 @@ from models.progress import NullProgress, Progress, held_seconds
 
 log = logging.getLogger(__name__)
 
-_REASONS_SHOWN = 4  # reasons named in the summary line; the CSV report has every file
-REPORT_PREFIX = "colorizer-report-"  # the Batch tab's CSV reports: not photos, not "not taken"
 
 Status = Literal["queued", "done", "skipped", "conflict", "failed"]
 
@@ -63,14 +58,6 @@ class BatchItem:
     problem: str = ""  # why this item cannot run (reported as a failure)
     hints: Path | None = None  # its colour hint file, if it has one
     hint_note: str = ""  # "3 hints", or why its hint file cannot be used (see note_hints)
-
-
-@dataclass(frozen=True)
-class NotTaken:
-    """A file found in an input folder that the batch does not take, and why."""
-
-    path: Path
-    reason: str  # "unsupported type .psd", "link to a missing file", ...
 
 
 @dataclass
@@ -147,113 +134,6 @@ class BatchSummary:
         write_atomically(path, write)
 
 
-def not_taken_text(files: list[NotTaken]) -> str:
-    """``3 files not taken: unsupported type .psd (2), link to a missing file (1)``"""
-    reasons = sorted(Counter(f.reason for f in files).items(), key=lambda rn: (-rn[1], rn[0]))
-    count = len(files)
-    text = f"{count} file{'s' if count != 1 else ''} not taken: "
-    if len(reasons) == 1:
-        return text + reasons[0][0]
-    shown = [f"{reason} ({n})" for reason, n in reasons[:_REASONS_SHOWN]]
-    if len(reasons) > _REASONS_SHOWN:
-        shown.append(f"{len(reasons) - _REASONS_SHOWN} other reasons (see the report)")
-    return text + ", ".join(shown)
-
-
-def collect_inputs(
-    inputs: Iterable[str | os.PathLike],
-    *,
-    recursive: bool = False,
-    extensions: Iterable[str] = INPUT_EXTENSIONS,
-    outdir: str | os.PathLike | None = None,
-    suffix: str = "",
-    progress: Progress | None = None,
-    not_taken: list[NotTaken] | None = None,
-) -> list[tuple[Path, Path]]:
-    """Expand files and folders into ``(source, relative path)`` pairs, sorted per folder.
-
-    A file given directly is taken whatever its extension (its content decides); files inside
-    folders are filtered by ``extensions``. Hidden files, our own partial outputs and reports
-    and colour hint sidecars are passed over, and so are outputs of ours: files whose
-    provenance record matches them, and, when the output folder ``outdir`` lies inside an
-    input folder, files under ``outdir`` (when it is a subfolder) or, when it is the input
-    folder itself, files whose stem ends with the output ``suffix``. Any other file of the
-    folders that is not taken (another type, a link to nothing) is appended to ``not_taken``
-    with the reason, for the summary to say. A missing input is returned as itself so that
-    the batch reports it.
-
-    A big tree on a slow drive takes a while: ``progress`` can cancel the walk (checked at
-    every entry) and hears the number of files taken so far (every 100).
-    """
-    progress = progress or NullProgress()
-    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-    out_key = _key(Path(outdir)) if outdir is not None else None
-    ours = OutputIndex()
-    found: list[tuple[Path, Path]] = []
-    left_out: list[NotTaken] = []
-    for raw in inputs:
-        root = Path(raw)
-        if not root.is_dir():
-            found.append((root, Path(root.name)))
-            continue
-        root_key = _key(root)
-        files = []
-        for p in root.rglob("*") if recursive else root.glob("*"):
-            progress.check_cancelled()
-            if any(part.startswith(".") for part in p.relative_to(root).parts):
-                continue  # hidden files and folders (the outputs' records among them)
-            why = _why_not_taken(p, exts)
-            if why == "" or _earlier_output(p, root_key, out_key, suffix):
-                continue
-            if why is None and ours.is_our_output(p):
-                continue
-            if why is None:
-                files.append(p)
-                taken = len(found) + len(files)
-                if taken % 100 == 0:
-                    progress.update(taken, 0, "scanning")
-            else:
-                left_out.append(NotTaken(p, why))
-        found.extend((p, p.relative_to(root)) for p in sorted(files))
-    if not_taken is not None:
-        not_taken.extend(sorted(left_out, key=lambda n: n.path))
-    return found
-
-
-def _why_not_taken(path: Path, extensions: set[str]) -> str | None:
-    """None for a file to take, "" for an entry passed over without a word (a folder, a hint
-    sidecar, a file gone meanwhile), else why a file of the folder is not taken."""
-    suffix, name = path.suffix.lower(), path.name.lower()
-    if suffix not in extensions and (
-        name.endswith(hint_files.SUFFIX) or (name.startswith(REPORT_PREFIX) and suffix == ".csv")
-    ):
-        return ""  # a colour hint sidecar (read with its photo), a report of an earlier batch
-    try:
-        mode = path.stat().st_mode  # the one look at the disk for most entries
-    except FileNotFoundError:
-        return "broken link" if path.is_symlink() else ""
-    except OSError as err:  # a link loop, no permission
-        return "broken link" if path.is_symlink() else f"cannot be read ({err.strerror})"
-    if stat.S_ISDIR(mode):
-        return ""
-    if not stat.S_ISREG(mode):
-        return "not a regular file"
-    if suffix in extensions:
-        return None
-    if suffix in INPUT_EXTENSIONS:
-        return f"type {suffix} not among the chosen file types"
-    return f"unsupported type {suffix}" if suffix else "no file extension"
-
-
-def _earlier_output(path: Path, root_key: str, out_key: str | None, suffix: str) -> bool:
-    """Whether ``path`` (found under the input folder ``root_key``) is an output of ours."""
-    if out_key is None:
-        return False
-    if out_key == root_key:  # outputs mirror the inputs beside them, told apart by the suffix
-        return bool(suffix) and path.stem.endswith(suffix)
-    return _key(path).startswith(out_key + os.sep)  # under an output subfolder
-
-
 def plan(
     sources: list[tuple[Path, Path]],
     outdir: str | os.PathLike,
@@ -271,14 +151,14 @@ def plan(
     else ``HINTS_DIR/<relative path>.hints.json`` when it exists, else the sidecar
     ``<photo file name>.hints.json`` beside the photo when it exists and ``sidecars``."""
     outdir = Path(outdir)
-    inputs = {_key(src) for src, _ in sources}
-    inputs |= {ident for src, _ in sources if (ident := _file_identity(src)) is not None}
+    inputs = {real_key(src) for src, _ in sources}
+    inputs |= {ident for src, _ in sources if (ident := file_identity(src)) is not None}
     claimed: dict[str, Path] = {}
     items = []
     for source, rel in sources:
         output = outdir / rel.parent / (rel.stem + suffix + output_suffix(source, fmt))
-        key = _key(output)
-        if key in inputs or _file_identity(output) in inputs:
+        key = real_key(output)
+        if key in inputs or file_identity(output) in inputs:
             items.append(BatchItem(source, None, f"output {output} would replace an original"))
         elif key in claimed:
             items.append(
@@ -318,22 +198,6 @@ def note_hints(items: list[BatchItem], progress: Progress | None = None) -> None
             item.hint_note = f"hint file unusable: {err}"
         else:
             item.hint_note = f"{n} hint" + ("" if n == 1 else "s")
-
-
-def _key(path: Path) -> str:
-    """The path a name really leads to: symlinks (of the file or any folder above it)
-    resolved, so that an output reached through a link is recognised as the original."""
-    return os.path.normcase(os.path.realpath(path))
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of an existing file: the same file under another name (a hard link,
-    another case on a case-insensitive disk) has the same identity."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino) if st.st_ino else None
 
 
 def colorize_file(
@@ -417,35 +281,65 @@ def run_batch(
         except Cancelled:
             summary.cancelled = True
             break
-        if item.output is None:
-            report(FileResult(item.source, None, "failed", item.problem))
-        elif (existing := _existing(item, recipe, overwrite)) is not None:
-            report(existing)
+        opened = open_item(item, recipe, overwrite)
+        if isinstance(opened, FileResult):
+            report(opened)
         else:
-            claim = Claim(item.output)
-            holder = _acquire(claim)
-            if holder is not None:  # another process is making this output now
-                report(
-                    FileResult(
-                        item.source, item.output, "skipped", f"being made by process {holder}"
-                    )
+            with opened:
+                tiles = file_progress(item) if file_progress else progress
+                result = make_item(
+                    item,
+                    runner,
+                    settings,
+                    recipe,
+                    overwrite=overwrite,
+                    max_pixels=max_pixels,
+                    progress=tiles,
                 )
-            elif (existing := _existing(item, recipe, overwrite)) is not None:
-                claim.release()  # another process finished it meanwhile
-                report(existing)
-            else:
-                with claim:
-                    tiles = file_progress(item) if file_progress else progress
-                    result = _run_item(item, runner, settings, overwrite, max_pixels, tiles)
-                    if result is not None and result.status == "done":
-                        note = write_record(item.output, item.source, recipe, item.hints)
-                        result.notes += [note] if note else []
-                if result is None:
-                    summary.cancelled = True
-                    break
-                report(result)
+            if result is None:
+                summary.cancelled = True
+                break
+            report(result)
         progress.update(index + 1, len(items), str(item.source))
     return summary
+
+
+def open_item(item: BatchItem, recipe: Recipe, overwrite: bool) -> FileResult | Claim:
+    """The first half of one item's work, done where the batch is planned: its result when
+    nothing is to be made (no valid output; an output to keep or in conflict; another
+    process making it now), else the output's :class:`Claim`, held, for :func:`make_item`."""
+    if item.output is None:
+        return FileResult(item.source, None, "failed", item.problem)
+    if (existing := _existing(item, recipe, overwrite)) is not None:
+        return existing
+    claim = Claim(item.output)
+    holder = _acquire(claim)
+    if holder is not None:
+        return FileResult(item.source, item.output, "skipped", f"being made by process {holder}")
+    if (existing := _existing(item, recipe, overwrite)) is not None:
+        claim.release()  # another process finished it meanwhile
+        return existing
+    return claim
+
+
+def make_item(
+    item: BatchItem,
+    runner: GeneratorRunner,
+    settings: ColorizeSettings,
+    recipe: Recipe,
+    *,
+    overwrite: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Progress | None = None,
+) -> FileResult | None:
+    """The second half, run while the output's claim is held (by this process or by the one
+    that dispatched the item): colorize, write atomically, record what made the output.
+    Never raises for a bad file; None when cancelled (nothing written)."""
+    result = _run_item(item, runner, settings, overwrite, max_pixels, progress or NullProgress())
+    if result is not None and result.status == "done":
+        note = write_record(item.output, item.source, recipe, item.hints)
+        result.notes += [note] if note else []
+    return result
 
 
 def clean_up_after_killed_runs(folders: Iterable[Path]) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from colorizer_app.engine.batch import BatchItem, NotTaken, not_taken_text, run_batch
+from colorizer_app.engine.batch import BatchItem, run_batch
+from colorizer_app.engine.listing import NotTaken, not_taken_text
 from colorizer_app.engine.pipeline import ColorizeSettings
 from models.errors import ColorizerError
 from models.modelfile import load_generator

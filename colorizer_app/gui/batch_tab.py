@@ -30,17 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorizer_app.engine.batch import (
-    REPORT_PREFIX,
-    BatchItem,
-    FileResult,
-    NotTaken,
-    collect_inputs,
-    not_taken_text,
-    note_hints,
-    plan,
-)
+from colorizer_app.engine.batch import BatchItem, FileResult, note_hints, plan
 from colorizer_app.engine.imageio import INPUT_EXTENSIONS, OUTPUT_FORMATS
+from colorizer_app.engine.listing import REPORT_PREFIX, NotTaken, collect_inputs, not_taken_text
 from colorizer_app.gui import workers
 from colorizer_app.gui.batch_job import (
     UNITS,

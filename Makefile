@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch is pinned exactly (CPU build). For a CUDA build, install it into .venv first (README).
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,cluster]"
 	touch $(STAMP)
 
 # Everything (CI runs this), the import contracts included.

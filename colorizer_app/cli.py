@@ -16,6 +16,8 @@ from colorizer_app import __version__
 
 log = logging.getLogger("colorizer")
 
+RAY_EXTRA = 'pip install "colorizer[cluster]"'
+
 
 def _megapixels(text: str) -> int:
     try:
@@ -85,6 +87,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--report", metavar="CSV", help="write a per-file CSV report here")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    cluster = c.add_argument_group(
+        "cluster", f"make the photos on a Ray cluster (needs the extra: {RAY_EXTRA})"
+    )
+    cluster.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="auto (the cluster this machine belongs to), ray://HOST:PORT, HOST:PORT (the "
+        "head), or local[:N] (a throwaway cluster of N CPUs here); inputs and outputs must be "
+        "on a file system every node sees",
+    )
+    cluster.add_argument(
+        "--cpus-per-worker", type=float, default=1.0, help="CPUs per worker (default 1)"
+    )
+    cluster.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=0.0,
+        help="GPUs per worker (default 0: workers run on CPUs)",
+    )
+    cluster.add_argument(
+        "--workers", type=int, help="at most this many workers (default: as many as fit)"
+    )
 
     from trainer.cli import add_evaluate_arguments, add_train_arguments
 
@@ -281,16 +305,24 @@ def _colorize_files(args: argparse.Namespace) -> int:
             tqdm.write(f"note: {result.source}: {note}", file=sys.stderr)
 
     try:
-        summary = run_batch(
-            items,
-            runner,
-            settings,
-            overwrite=args.overwrite,
-            max_pixels=args.max_pixels,
-            file_progress=tile_bar,
-            on_result=on_result,
-            not_taken=not_taken,
-        )
+        if args.cluster:
+            summary = _colorize_on_cluster(
+                args, items, model_path, settings, runner, on_result, not_taken, files_bar
+            )
+        else:
+            summary = run_batch(
+                items,
+                runner,
+                settings,
+                overwrite=args.overwrite,
+                max_pixels=args.max_pixels,
+                file_progress=tile_bar,
+                on_result=on_result,
+                not_taken=not_taken,
+            )
+    except ColorizerError as err:  # the cluster cannot be reached or cannot start workers
+        print(f"colorizer: error: {err}", file=sys.stderr)
+        return 2
     finally:
         files_bar.close()
     report_failed = False
@@ -312,6 +344,62 @@ def _colorize_files(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if summary.needs_attention or report_failed else 0
+
+
+def _colorize_on_cluster(args, items, model_path, settings, runner, on_result, not_taken, bar):
+    """The batch with its photos made on Ray workers; the same summary as on one machine.
+    Without a progress bar (a log file, -q), a line every 30 s says how far it got."""
+    from tqdm import tqdm
+
+    from colorizer_app.engine.cluster import ClusterOptions, run_batch_on_cluster
+    from colorizer_app.engine.provenance import Recipe
+
+    options = ClusterOptions(args.cluster, args.cpus_per_worker, args.gpus_per_worker, args.workers)
+    return run_batch_on_cluster(
+        items,
+        model_path,
+        settings,
+        Recipe.of(runner, settings),
+        options,
+        overwrite=args.overwrite,
+        max_pixels=args.max_pixels,
+        progress=_RateLines(quiet=args.quiet or not bar.disable),
+        on_result=on_result,
+        on_note=lambda text: tqdm.write(f"colorizer: {text}", file=sys.stderr),
+        not_taken=not_taken,
+    )
+
+
+class _RateLines:
+    """Files done, files/s and time left, one line every ``every`` seconds (Progress)."""
+
+    def __init__(self, *, quiet: bool, every: float = 30.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._quiet, self._every = quiet, every
+        self._started = self._last = self._clock()
+
+    def update(self, done: int, total: int, message: str = "") -> None:
+        now = self._clock()
+        if self._quiet or now - self._last < self._every or done >= total:
+            return
+        self._last = now
+        rate = done / max(now - self._started, 1e-9)
+        left = (total - done) / rate if rate > 0 else float("inf")
+        when = f"about {_duration(left)} left" if rate > 0 else "time left unknown"
+        print(f"colorizer: {done}/{total} files, {rate:.2f} files/s, {when}", file=sys.stderr)
+
+    def check_cancelled(self) -> None:
+        pass
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class _TqdmProgress:

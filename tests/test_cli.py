@@ -570,3 +570,25 @@ def test_ctrl_c_at_any_moment_exits_130_or_finishes_cleanly(tmp_path, tiny_model
         assert (leftover_temps(out) if out.exists() else []) == []
         outcomes.append(run.returncode)
     assert 130 in outcomes  # the sweep did interrupt something
+
+
+def test_cluster_without_the_extra_is_one_line(tmp_path, tiny_model_file, capsys, monkeypatch):
+    """``--cluster`` where Ray is not installed (the desktop bundle, a plain install): exit 2,
+    one line saying how to get it; nothing written."""
+    from colorizer_app.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(smooth_photo(40, 50)).save(src / "a.png")
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if not installed
+    out = tmp_path / "out"
+    args = ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_file), "-q"]
+    assert main([*args, "--cluster", "local:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "colorizer: error: --cluster needs Ray, which is not installed here: pip install "
+        '"colorizer[cluster]"'
+    ]
+    assert not list(out.glob("*.png")) if out.exists() else True
+    assert main([*args, "--cluster", "local:0"]) == 2
+    assert "expected local or local:N with N >= 1" in capsys.readouterr().err

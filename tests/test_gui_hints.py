@@ -528,3 +528,32 @@ def test_recent_colours_and_marker_visibility_are_remembered(qtbot, window, ws, 
     assert ws.hint_editor.recent == [(250, 100, 0), (1, 2, 3)]
     assert not ws.hint_editor.show_action.isChecked()
     idle(qtbot, ws)
+
+
+def test_a_hint_change_stops_colouring_the_old_result(qtbot, ws, monkeypatch):
+    """The display levels of the last result are coloured on a worker after it is shown; a
+    new hint makes them worthless, and on a big photo they would slow the new run down: the
+    change stops them, and the view gets the new result's levels."""
+    real = workspace_module.compose
+    gate, composing = threading.Event(), threading.Event()
+
+    def slow_compose(pixels, ab, strength, progress=None):
+        if progress is not None:  # a display level, on the worker
+            composing.set()
+            while not gate.wait(0.01):
+                progress.check_cancelled()  # as the real compose does between strips
+        return real(pixels, ab, strength, progress=progress)
+
+    monkeypatch.setattr(workspace_module, "compose", slow_compose)
+    place(qtbot, ws, 20, 20, (220, 30, 30))
+    qtbot.waitUntil(composing.is_set, timeout=30000)  # the levels of the first result
+    first = ws._jobs["compose"]
+    cancelled = []
+    monkeypatch.setattr(
+        first, "cancel", lambda real_cancel=first.cancel: (cancelled.append(True), real_cancel())[1]
+    )
+    place(qtbot, ws, 100, 70, (30, 30, 220))
+    assert cancelled  # stopped at the change, not when the new result arrives
+    gate.set()
+    idle(qtbot, ws)
+    assert len(ws.doc.colorized) == len(ws.doc.display.levels) + 1  # thumbnail + every level

@@ -121,11 +121,16 @@ class HintSession(QObject):
             self._say(f"{_count(len(hints))}, saved {where}: {path}")
 
     def _on_changed(self) -> None:
-        """Hints changed: the running result is for old hints (stop it), run again soon."""
+        """Hints changed: the running result is for old hints (stop it), run again soon.
+
+        The finer display levels still being coloured for the old result are stopped too: on
+        a big photo they take longer than the network itself, and would share the cores with
+        the new run (the view keeps the levels it has until the new result)."""
         self.ws.cancel()
         if self.ws.viewer.mode != Mode.CONFIDENCE:  # shown: kept until the new one (no flicker)
             self.ws.viewer.set_layer(Mode.CONFIDENCE, None)  # else made anew when shown
         if self.ws.doc is not None and self.takes_hints:
+            self.ws.cancel("compose")
             self.timer.start()  # restarts: a burst of changes gives one run
 
     def _on_timer(self) -> None:

@@ -223,10 +223,12 @@ class ColorizeWorkspace(RunChecks, SaveActions, QWidget):
             cancelled=self._on_colorize_cancelled,
         )
 
-    def cancel(self) -> None:
-        job = self._jobs.get("colorize")
-        if job is not None:
-            job.cancel()
+    def cancel(self, *names: str) -> None:
+        """Stop the colorize run (or the jobs ``names``: "colorize", "compose")."""
+        for name in names or ("colorize",):
+            job = self._jobs.get(name)
+            if job is not None:
+                job.cancel()
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
         self.progress.setMaximum(max(1, total))

@@ -34,6 +34,7 @@ psutil = pytest.importorskip("psutil")
 @dataclass
 class LocalCluster:
     address: str
+    client: str  # the Ray Client address, ray://...
     env: dict  # what a process needs to join it (its token)
     groups: list[int]  # process groups of the nodes, for the teardown
 
@@ -61,7 +62,7 @@ def _free_port() -> int:
 def cluster():
     ray_cli = str(Path(sys.executable).with_name("ray"))
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
-    port = _free_port()
+    port, client_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "RAY_AUTH_MODE": "token",
@@ -73,7 +74,7 @@ def cluster():
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
     commands = [
         [ray_cli, "start", "--head", f"--port={port}", "--include-dashboard=false"]
-        + [f"--temp-dir={temp}", *common],
+        + [f"--ray-client-server-port={client_port}", f"--temp-dir={temp}", *common],
         [ray_cli, "start", f"--address=127.0.0.1:{port}", *common],
     ]
     groups = []
@@ -90,7 +91,7 @@ def cluster():
             groups.append(started.pid)
             out, _ = started.communicate(timeout=180)
             assert started.returncode == 0, out[-2000:]
-        yield LocalCluster(f"127.0.0.1:{port}", env, groups)
+        yield LocalCluster(f"127.0.0.1:{port}", f"ray://127.0.0.1:{client_port}", env, groups)
     finally:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for group in groups:
@@ -245,3 +246,14 @@ def test_a_cluster_that_asks_for_a_token_is_one_line(cluster, folder, tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "asks for its authentication token" in lines[0], done.stderr
+
+
+def test_through_ray_client_from_outside_the_cluster(cluster, folder, tmp_path):
+    """``--cluster ray://HOST:PORT``: the driver is not a node of the cluster (Ray Client)."""
+    src, model, reference = folder
+    out = tmp_path / "out"
+    command = [*colorize_command(src, out, model), "--cluster", cluster.client]
+    done = subprocess.run(command, env=cluster.env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "6 done, 0 skipped, 0 failed" in done.stderr
+    _assert_same_as(reference, out)

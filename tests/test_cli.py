@@ -592,3 +592,25 @@ def test_cluster_without_the_extra_is_one_line(tmp_path, tiny_model_file, capsys
     assert not list(out.glob("*.png")) if out.exists() else True
     assert main([*args, "--cluster", "local:0"]) == 2
     assert "expected local or local:N with N >= 1" in capsys.readouterr().err
+
+
+def test_a_long_run_without_a_terminal_says_how_far_it_got(capsys):
+    """In a log file (no progress bar) a cluster run prints files, files/s and time left."""
+    from colorizer_app import cli
+
+    clock = iter([40.0, 41.0, 80.0, 200.0])
+    lines = cli._RateLines(quiet=False, every=30.0)
+    lines._clock = lambda: next(clock)
+    lines._started = lines._last = 0.0
+    lines.update(10, 100)  # at 40 s
+    lines.update(11, 100)  # at 41 s: too soon for another line
+    lines.update(20, 100)  # at 80 s
+    lines.update(100, 100)  # finished: the summary line says the rest
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "colorizer: 10/100 files, 0.25 files/s, about 6 min left",
+        "colorizer: 20/100 files, 0.25 files/s, about 5 min left",
+    ]
+    quiet = cli._RateLines(quiet=True, every=0.0)
+    quiet.update(1, 2)
+    assert capsys.readouterr().err == ""

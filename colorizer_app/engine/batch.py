@@ -304,14 +304,20 @@ def run_batch(
     return summary
 
 
+def settled(item: BatchItem, recipe: Recipe, overwrite: bool) -> FileResult | None:
+    """The result of an item with nothing to make (no valid output; an output to keep or in
+    conflict), without claiming anything; None when its output is to be made."""
+    if item.output is None:
+        return FileResult(item.source, None, "failed", item.problem)
+    return _existing(item, recipe, overwrite)
+
+
 def open_item(item: BatchItem, recipe: Recipe, overwrite: bool) -> FileResult | Claim:
     """The first half of one item's work, done where the batch is planned: its result when
     nothing is to be made (no valid output; an output to keep or in conflict; another
     process making it now), else the output's :class:`Claim`, held, for :func:`make_item`."""
-    if item.output is None:
-        return FileResult(item.source, None, "failed", item.problem)
-    if (existing := _existing(item, recipe, overwrite)) is not None:
-        return existing
+    if (result := settled(item, recipe, overwrite)) is not None:
+        return result
     claim = Claim(item.output)
     holder = _acquire(claim)
     if holder is not None:

@@ -45,6 +45,7 @@ from colorizer_app.engine.batch import (
     clean_up_after_killed_runs,
     make_item,
     open_item,
+    settled,
 )
 from colorizer_app.engine.listing import NotTaken
 from colorizer_app.engine.pipeline import ColorizeSettings
@@ -207,18 +208,28 @@ def run_batch_on_cluster(
 
     folders = {item.output.parent for item in items if item.output}
     clean_up_after_killed_runs(folders)
-    for folder in folders:  # before the workers start: they check that they see them
+    # what needs no worker (no valid output, an output to keep) is reported first: a rerun
+    # of a finished folder starts no worker at all
+    todo = []
+    for item in items:
+        if (result := settled(item, recipe, overwrite)) is None:
+            todo.append(item)
+        else:
+            report(result)
+            progress.update(len(summary.results), len(items), str(item.source))
+    if not todo:
+        return summary
+    for folder in {item.output.parent for item in todo}:  # the workers check they see them
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
             pass  # its files fail with the reason when they are written
     _connect(ray, options.address)
     try:
-        todo = [item for item in items if item.output is not None]
-        pool = _start_workers(ray, Path(model_path), settings, options, items, len(todo), note)
+        pool = _start_workers(ray, Path(model_path), settings, options, todo, note)
         dispatcher = _Dispatcher(ray, pool, recipe, overwrite, max_pixels, report, note)
         try:
-            dispatcher.run(items, progress)
+            dispatcher.run(todo, progress, len(summary.results), len(items))
         except (KeyboardInterrupt, Cancelled) as stop:
             summary.cancelled = True
             dispatcher.stop()
@@ -325,12 +336,10 @@ class _Worker:
     failures: int = 0  # deaths in a row while making a file
 
 
-def _start_workers(ray, model_path, settings, options, items, todo, note) -> list[_Worker]:
+def _start_workers(ray, model_path, settings, options, items, note) -> list[_Worker]:
     """As many workers as the cluster fits (at most ``options.workers``, at most one per
-    file to make), each with the model loaded; one line and no run if they cannot start."""
-    if todo == 0:
-        return []
-    count = _worker_count(ray, options, todo)
+    item), each with the model loaded; one line and no run if they cannot start."""
+    count = _worker_count(ray, options, len(items))
     folders = sorted(
         str(folder)
         for item in items
@@ -426,9 +435,9 @@ class _Dispatcher:
         self.inflight: dict = {}
         self.retry: collections.deque = collections.deque()  # (item, claim, attempt)
 
-    def run(self, items: list[BatchItem], progress: Progress) -> None:
+    def run(self, items: list[BatchItem], progress: Progress, done: int, total: int) -> None:
+        """Make ``items``; ``done`` of ``total`` files were reported before."""
         queue = collections.deque(items)
-        done = 0
         while queue or self.retry or self.inflight:
             progress.check_cancelled()
             while self.idle and (self.retry or queue):
@@ -440,7 +449,7 @@ class _Dispatcher:
                 if isinstance(opened, FileResult):
                     self.report(opened)
                     done += 1
-                    progress.update(done, len(items), str(item.source))
+                    progress.update(done, total, str(item.source))
                 else:
                     self._submit(item, opened, 1)
             if not self.inflight:
@@ -452,7 +461,7 @@ class _Dispatcher:
                 item, finished = self._collect(ref)
                 if finished:
                     done += 1
-                    progress.update(done, len(items), str(item.source))
+                    progress.update(done, total, str(item.source))
 
     def _submit(self, item: BatchItem, claim: Claim, attempt: int) -> None:
         worker = self.idle.popleft()
@@ -463,13 +472,16 @@ class _Dispatcher:
 
     def _collect(self, ref) -> tuple[BatchItem, bool]:
         """Take one finished call; whether its item is finished (reported)."""
-        from ray.exceptions import RayActorError, RayTaskError
+        from ray.exceptions import RayError, RayTaskError
 
         item, worker, claim, attempt = self.inflight.pop(ref)
         try:
             result = self.ray.get(ref)
-        except RayActorError:
-            # the worker died mid-file; the claim is still ours, so nobody else takes the file
+        except RayTaskError as err:  # a bug in the worker (make_item reports bad files itself)
+            result = FileResult(item.source, item.output, "failed", f"internal error: {err}")
+        except RayError:
+            # the worker died mid-file (killed, out of memory, its node lost); the claim is
+            # still ours, so nobody else takes the file
             worker.failures += 1
             remove_stale_temps(item.output.parent, item.output.name)
             if worker.failures < ATTEMPTS:
@@ -484,8 +496,6 @@ class _Dispatcher:
             reason = f"its worker died {attempt} times while making it (out of memory?)"
             self.report(FileResult(item.source, item.output, "failed", reason))
             return item, True
-        except RayTaskError as err:  # a bug in the worker (make_item reports bad files itself)
-            result = FileResult(item.source, item.output, "failed", f"internal error: {err}")
         worker.failures = 0
         self.idle.append(worker)
         claim.release()

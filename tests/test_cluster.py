@@ -158,6 +158,17 @@ def test_a_folder_is_colorized_exactly_as_on_one_machine(cluster, folder, tmp_pa
     assert code == 0 and "0 done, 6 skipped, 0 failed" in err, err
 
 
+def test_through_ray_client_from_outside_the_cluster(cluster, folder, tmp_path):
+    """``--cluster ray://HOST:PORT``: the driver is not a node of the cluster (Ray Client)."""
+    src, model, reference = folder
+    out = tmp_path / "out"
+    command = [*colorize_command(src, out, model), "--cluster", cluster.client]
+    done = subprocess.run(command, env=cluster.env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "6 done, 0 skipped, 0 failed" in done.stderr
+    _assert_same_as(reference, out)
+
+
 def test_a_worker_killed_mid_file_loses_nothing(cluster, folder, tmp_path):
     src, model, reference = folder
     out, report = tmp_path / "out", tmp_path / "report.csv"
@@ -246,14 +257,3 @@ def test_a_cluster_that_asks_for_a_token_is_one_line(cluster, folder, tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "asks for its authentication token" in lines[0], done.stderr
-
-
-def test_through_ray_client_from_outside_the_cluster(cluster, folder, tmp_path):
-    """``--cluster ray://HOST:PORT``: the driver is not a node of the cluster (Ray Client)."""
-    src, model, reference = folder
-    out = tmp_path / "out"
-    command = [*colorize_command(src, out, model), "--cluster", cluster.client]
-    done = subprocess.run(command, env=cluster.env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert "6 done, 0 skipped, 0 failed" in done.stderr
-    _assert_same_as(reference, out)

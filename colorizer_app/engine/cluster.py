@@ -276,8 +276,11 @@ def _connect(ray, address: str) -> None:
                 "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or ~/.ray/auth_token) here as on its "
                 "nodes"
             ) from None
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ColorizerError(f"cannot join the Ray cluster at {address}: {first}") from None
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        why = " ".join(lines[:2]) if lines and lines[0].endswith(":") else "".join(lines[:1])
+        raise ColorizerError(
+            f"cannot join the Ray cluster at {address}: {why or type(err).__name__}"
+        ) from None
     finally:
         if threading.current_thread() is threading.main_thread():
             for sig, handler in handlers.items():

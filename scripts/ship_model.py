@@ -11,6 +11,10 @@ Usage:
     # a run fine-tuned from a shipped file: that file's stages come first
     python scripts/ship_model.py --name "colorizer-default-v3" --stages-from OLD.safetensors \
         --stage runs/v3 "colorizer train ..." --temperature 0.38
+    # the same run continued, its weights averaged with an earlier file's (a "model soup":
+    # 0.5 x run + 0.5 x OLD); a stage of the same run replaces the earlier file's record of it
+    python scripts/ship_model.py --name "colorizer-default-v3" --stages-from OLD.safetensors \
+        --stage runs/v3 "colorizer train ..." --average-with OLD.safetensors 0.5
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         "--stages-from", metavar="FILE", help="a model file whose training stages come first"
     )
     parser.add_argument(
+        "--average-with",
+        nargs=2,
+        metavar=("FILE", "WEIGHT"),
+        help="ship (1 - WEIGHT) x the last stage's weights + WEIGHT x FILE's (same network)",
+    )
+    parser.add_argument(
         "--evaluation",
         nargs=2,
         action="append",
@@ -71,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     for run_dir, command in args.stage:
         info = load_generator(Path(run_dir) / "generator.safetensors").info
         t = info.training
+        stages = [s for s in stages if s["run"] != Path(run_dir).name]  # the run continued
         stages.append(
             {
                 "run": Path(run_dir).name,
@@ -85,6 +96,25 @@ def main(argv: list[str] | None = None) -> int:
         )
     final = load_generator(Path(args.stage[-1][0]) / "generator.safetensors")
     last = final.info.training
+    averaged = {}
+    if args.average_with:
+        other_path, weight = args.average_with[0], float(args.average_with[1])
+        other = load_generator(other_path)
+        mine, theirs = final.module.state_dict(), other.module.state_dict()
+        if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+            raise SystemExit(f"{other_path}: not the same network; cannot average")
+        final.module.load_state_dict(
+            {k: (1 - weight) * mine[k].float() + weight * theirs[k].float() for k in mine}
+        )
+        averaged = {
+            "averaged_with": {
+                "model": other.info.name,
+                "steps": other.info.training.get("steps"),
+                "weight": weight,
+                "why": "weight average of the continued run and the earlier file: more "
+                "accurate at equal colour than either (docs/MODEL_CARD.md)",
+            }
+        }
     training = {
         "recipe": last["recipe"],
         "stages": stages,
@@ -101,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "hardware": platform.processor() or platform.machine(),
         "stored_as": "float16",
         **{k: last[k] for k in V3_KEYS if k in last},
+        **averaged,
     }
     info = ModelInfo(
         final.info.config,

@@ -164,18 +164,25 @@ def main() -> None:
                 (label if args.baseline else "ours", settings.make_runner(generator), settings)
             )
     data, out = Path(args.data), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(name: str, sheet: np.ndarray) -> None:
+        path = out / name
+        if not cv2.imwrite(
+            str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9]
+        ):
+            raise SystemExit(f"could not write {path}")  # OpenCV itself says nothing
+        written.append(str(path))
+
     if models[-1][1].takes_hints:
-        sheet = hints_sheet(models[-1], data / "photos-val" / "kodak24", 6, 10, 128)
-        cv2.imwrite(str(out / "contact_hints.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    sheet = kodak_sheet(models, data / "photos-val" / "kodak24", 12, 128)
-    cv2.imwrite(str(out / "contact_kodak.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    sheet = historical_sheet(models, data / "historical", 160, 160)
-    cv2.imwrite(
-        str(out / "contact_historical.png"),
-        cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),
-        [cv2.IMWRITE_PNG_COMPRESSION, 9],
-    )
-    print("wrote", out / "contact_kodak.png", out / "contact_historical.png")
+        save(
+            "contact_hints.png",
+            hints_sheet(models[-1], data / "photos-val" / "kodak24", 6, 10, 128),
+        )
+    save("contact_kodak.png", kodak_sheet(models, data / "photos-val" / "kodak24", 12, 128))
+    save("contact_historical.png", historical_sheet(models, data / "historical", 160, 160))
+    print("wrote", *written)
 
 
 if __name__ == "__main__":

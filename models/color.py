@@ -234,8 +234,10 @@ def merge_l_ab(
     return out
 
 
-# pixels per block of the merge: its work arrays (60 bytes a pixel) stay in a core's L2
-BLOCK_PIXELS = 1 << 14
+# pixels per block of the merge: its work arrays (60 bytes a pixel, 4 MB) stay in the cache.
+# 2**16, not 2**14: the full-size merge hands over blocks of about 17,000 pixels (two rows of
+# a 48 MP photo), which 2**14 split into a block and a sliver; measured 20% faster at 48 MP
+BLOCK_PIXELS = 1 << 16
 _STEP = 6.0 / 29.0  # f(t) is cbrt(t) above _STEP**3, linear below; its inverse: t**3 above
 
 

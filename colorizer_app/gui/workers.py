@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from colorizer_app.engine.pipeline import compose, fit_long_side
 from models.errors import Cancelled, ColorizerError
@@ -78,6 +78,14 @@ class Worker(QObject):
             self.failed.emit(err.with_traceback(None))
         else:
             self.finished.emit(result)
+        finally:
+            # Be deleted on the GUI thread (deleteLater on the thread's finish). Destroyed on
+            # this thread, the object's C++ destructor holds a Qt signal-slot lock while
+            # PySide waits for the GIL, and the GUI thread, holding the GIL, can wait for
+            # that lock (connecting a signal): a deadlock seen once in the test suite.
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
 
 
 def describe(err: BaseException) -> str:

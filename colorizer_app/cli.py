@@ -142,10 +142,33 @@ def _interrupt(*_) -> None:
     raise Interrupted
 
 
+_held: list[int] = []  # signals that arrived while the command was starting
+
+
+def _hold(number: int, _) -> None:
+    _held.append(number)
+
+
+def _interruptible() -> None:
+    """From here on Ctrl+C (and SIGTERM, where it was held) raise :class:`Interrupted` at
+    once; one that arrived while starting is raised now.
+
+    Until then they are only noted: raised inside the imports of torch or Qt, the exception
+    can land in C++ code that calls back into Python, which aborts the whole process
+    ("terminate called after throwing an instance of 'pybind11::error_already_set'")."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is _hold:
+            signal.signal(number, _interrupt)
+    if _held:
+        _held.clear()
+        raise Interrupted
+
+
 def main(argv: list[str] | None = None) -> int:
     previous = signal.getsignal(signal.SIGINT)
     if previous is signal.default_int_handler:  # not when the parent made us ignore Ctrl+C
-        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGINT, _hold)  # see _interruptible
+    _held.clear()
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl+C while starting (imports, parsing): one line, no trace
@@ -158,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> NoReturn:
     """The ``colorizer`` program (console script, ``python -m colorizer_app``, the bundle)."""
     code = main()
-    # the work is over and reported: a Ctrl+C during shutdown must not change the exit status
+    # the work is over and reported: a Ctrl+C or SIGTERM during shutdown must not change the
+    # exit status
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(code)
 
 
@@ -181,6 +206,7 @@ def _main(argv: list[str] | None) -> int:
     if args.self_test:
         from colorizer_app.selftest import run_self_test
 
+        _interruptible()
         return run_self_test()
     if args.command is None:
         parser.print_help()
@@ -192,10 +218,12 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "train":
         from trainer.cli import run_train
 
+        _interruptible()
         return run_train(args)
     if args.command == "evaluate":
         from trainer.cli import run_evaluate
 
+        _interruptible()
         return run_evaluate(args)
     parser.error(f"unknown command {args.command}")
     return 2
@@ -212,6 +240,7 @@ def _gui(path: str | None) -> int:
             file=sys.stderr,
         )
         return 2
+    _interruptible()
     return run(path)
 
 
@@ -219,13 +248,13 @@ def _colorize(args: argparse.Namespace) -> int:
     """The colorize command; Ctrl+C or SIGTERM at any moment ends it with one line and 130
     (the atomic writes leave no half-written output, claims are released)."""
 
-    def terminate(*_):
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = signal.signal(signal.SIGTERM, _hold)  # raising once started: _interruptible
     try:
         return _colorize_files(args)
     except KeyboardInterrupt:
+        from models.atomic import release_all
+
+        release_all()  # a claim taken just before the interrupt, not yet in a `with`
         print(
             "\ncolorizer: interrupted; finished outputs are kept, none is half-written",
             file=sys.stderr,
@@ -249,6 +278,7 @@ def _colorize_files(args: argparse.Namespace) -> int:
     from colorizer_app.engine.options import settings_from_args
     from models.modelfile import default_model_path, load_generator
 
+    _interruptible()
     try:
         model_path = args.model or default_model_path()
         if model_path is None:

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
 import os
 import re
 import secrets
+import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Hold back Ctrl+C and SIGTERM during a few lines that create a file and record it (a
+    claim, a temporary file), so an interrupt never lands between the two and leaves a file
+    nobody will remove. A signal that arrived meanwhile is delivered on leaving the block.
+    Only the main thread receives signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(number) is not None:  # None: a handler not set from Python
+            previous[number] = signal.signal(number, lambda n, _: caught.append(n))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # now, to the handler that was held back
 
 
 def create_temp(target: Path, suffix: str = ".part") -> tuple[int, Path]:
@@ -100,9 +126,11 @@ def write_atomically(
     and :class:`FileExistsError` is raised.
     """
     target = Path(target)
-    fd, tmp = create_temp(target, suffix)
-    os.close(fd)
+    tmp = None
     try:
+        with shielded():
+            fd, tmp = create_temp(target, suffix)
+            os.close(fd)
         write(tmp)
         if fsync:
             with open(tmp, "rb+") as handle:
@@ -112,7 +140,8 @@ def write_atomically(
         else:
             _place_without_replacing(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
     return target
 
@@ -145,7 +174,8 @@ class Claim:
     died (kill -9) is taken over: on this machine when its process is gone, from another
     machine when its heartbeat stopped (a held claim's file is touched every ``heartbeat``
     seconds; one untouched for :data:`STALE_S` is stale). Use as a context manager
-    after acquiring, or call :meth:`release`.
+    after acquiring, or call :meth:`release`. Claims still held when the process exits
+    (an interrupt between acquiring and the ``with``) are released then.
     """
 
     def __init__(self, target: str | os.PathLike, *, heartbeat: float = HEARTBEAT_S) -> None:
@@ -156,6 +186,10 @@ class Claim:
         self._stop: threading.Event | None = None
 
     def acquire(self) -> str | None:
+        with shielded():  # a created claim file is always marked held, so it gets released
+            return self._acquire()
+
+    def _acquire(self) -> str | None:
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
@@ -168,6 +202,7 @@ class Claim:
             with os.fdopen(fd, "w") as handle:
                 handle.write(f"{os.getpid()} {HOST}\n")
             self.held = True
+            _HELD.add(self)
             self._start_heartbeat()
             return None
         holder = self._holder()
@@ -196,17 +231,29 @@ class Claim:
         threading.Thread(target=beat, name=f"claim {path.name}", daemon=True).start()
 
     def release(self) -> None:
-        if self.held:
-            if self._stop is not None:
-                self._stop.set()
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        with shielded():
+            if self.held:
+                if self._stop is not None:
+                    self._stop.set()
+                self.path.unlink(missing_ok=True)
+                self.held = False
+                _HELD.discard(self)
 
     def __enter__(self) -> Claim:
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+_HELD: set[Claim] = set()
+
+
+@atexit.register
+def release_all() -> None:
+    """Release every claim this process still holds."""
+    for claim in list(_HELD):
+        claim.release()
 
 
 def _describe(pid: int, host: str) -> str:

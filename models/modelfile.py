@@ -21,7 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from models import tensorcheck
-from models.atomic import create_temp, default_mode
+from models.atomic import default_mode, write_atomically
 from models.color import AB_SCALE, L_SCALE
 from models.configs import brief, is_number, is_whole
 from models.errors import ModelFileError
@@ -122,16 +122,12 @@ def save_generator(
             value = value.to(dtype)
         tensors[key] = value.contiguous()
     metadata = {"format": FORMAT, "colorizer": info.to_json()}
-    fd, tmp = create_temp(path, ".tmp")
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         save_file(tensors, tmp, metadata=metadata)
         os.chmod(tmp, default_mode())  # safetensors creates its file owner-only (0600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return write_atomically(path, write, suffix=".tmp")
 
 
 def read_info(path: str | os.PathLike) -> ModelInfo:

@@ -540,6 +540,108 @@ def test_a_signal_at_any_moment_is_one_line_and_no_partial_file(tmp_path, tiny_m
         assert Image.open(p).size == (1600, 1200)  # every output there is whole
 
 
+def test_an_interrupt_right_after_a_claim_leaves_no_claim(tmp_path, tiny_model_file, monkeypatch):
+    """CI once found a claim left after SIGTERM: the signal landed after an output was
+    claimed and before the code that releases it had begun. Claims still held when the
+    command is interrupted are released, wherever the interrupt landed."""
+    from colorizer_app import cli
+    from colorizer_app.engine import batch
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_photo(60, 80, seed=i)).save(src / f"p{i}.png")
+    opened = []
+
+    def open_then_interrupted(*args, **kwargs):
+        result = real_open(*args, **kwargs)
+        opened.append(result)
+        if len(opened) == 2:
+            raise cli.Interrupted  # the signal, just after the claim was taken
+        return result
+
+    real_open = batch.open_item
+    monkeypatch.setattr(batch, "open_item", open_then_interrupted)
+    args = ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_file), "-q"]
+    assert cli.main(args) == 130
+    assert opened[1].path.name == ".p1.png.colorizer-lock"  # it was claimed ...
+    assert leftover_temps(out) == []  # ... and released
+    assert sorted(p.name for p in out.glob("*.png")) == ["p0.png"]
+
+
+def test_a_signal_while_a_file_is_created_and_recorded_waits_for_the_record(tmp_path):
+    """``shielded``: SIGTERM inside the block is delivered on leaving it, not in between."""
+    import os
+    import signal
+
+    from models.atomic import shielded
+
+    def raise_interrupted(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupted)
+    reached = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with shielded():
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # many chances for a handler to run, if it could
+                    reached.append(len(reached))
+        assert len(reached) == 1000
+        assert signal.getsignal(signal.SIGTERM) is raise_interrupted  # put back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_interrupt_while_starting_is_held_until_the_imports_are_done():
+    """CI once saw Ctrl+C abort the process ("terminate called after throwing an instance of
+    'pybind11::error_already_set'"): our handler raised inside torch's import, in C++ code
+    that had called back into Python. While the command starts, a signal is only noted;
+    it is raised once the imports are done."""
+    import os
+    import signal
+
+    from colorizer_app import cli
+
+    previous = signal.signal(signal.SIGTERM, cli._hold)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        total = sum(range(100_000))  # the handler has run by now, and raised nothing
+        assert total and cli._held == [signal.SIGTERM]
+        with pytest.raises(KeyboardInterrupt):
+            cli._interruptible()
+        assert signal.getsignal(signal.SIGTERM) is cli._interrupt and cli._held == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        cli._held.clear()
+
+
+@pytest.mark.slow
+def test_sigterm_swept_over_a_run_of_many_small_files_leaves_nothing(tmp_path, tiny_model_file):
+    """Small photos, so a signal often lands between claiming, writing and releasing."""
+    import signal
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(40):
+        Image.fromarray(smooth_photo(48, 64, seed=i)).save(src / f"p{i:02d}.png")
+    for k, delay in enumerate((0.0, 0.13, 0.31, 0.47, 0.71)):
+        out = tmp_path / f"out{k}"
+        run = _start_as_from_a_terminal(colorize_command(src, out, tiny_model_file))
+        deadline = time.monotonic() + 120
+        while not list(out.glob("*.png")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=120)
+        assert "Traceback" not in err, err
+        assert run.returncode in (0, 130), (delay, run.returncode, err)
+        assert leftover_temps(out) == [], delay
+        for p in out.glob("*.png"):
+            assert Image.open(p).size == (64, 48)
+
+
 @pytest.mark.slow
 def test_ctrl_c_at_any_moment_exits_130_or_finishes_cleanly(tmp_path, tiny_model_file):
     """Ctrl+C swept across a short run's whole life (imports, model loading, work, shutdown).

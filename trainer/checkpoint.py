@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from models import tensorcheck
-from models.atomic import create_temp
+from models.atomic import write_atomically
 from models.configs import brief, is_number, is_whole
 from models.errors import ColorizerError
 
@@ -49,25 +50,21 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = create_temp(path, ".tmp")
     except OSError as err:
         raise CheckpointError(
             f"{path.parent}: cannot write checkpoints ({err.strerror or err})"
         ) from None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise CheckpointError(
-                f"{path}: checkpoint not saved ({err.strerror or err}); the previous one is intact"
-            ) from None
-        raise
-    return path
+        return write_atomically(path, partial(_save, state), suffix=".tmp", fsync=True)
+    except OSError as err:
+        raise CheckpointError(
+            f"{path}: checkpoint not saved ({err.strerror or err}); the previous one is intact"
+        ) from None
+
+
+def _save(state: dict[str, Any], tmp: Path) -> None:
+    with open(tmp, "wb") as handle:
+        torch.save(state, handle)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

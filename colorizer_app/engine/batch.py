@@ -322,7 +322,12 @@ def open_item(item: BatchItem, recipe: Recipe, overwrite: bool) -> FileResult | 
     holder = _acquire(claim)
     if holder is not None:
         return FileResult(item.source, item.output, "skipped", f"being made by process {holder}")
-    if (existing := _existing(item, recipe, overwrite)) is not None:
+    try:
+        existing = _existing(item, recipe, overwrite)
+    except BaseException:  # an interrupt while reading the output's record
+        claim.release()
+        raise
+    if existing is not None:
         claim.release()  # another process finished it meanwhile
         return existing
     return claim

@@ -50,7 +50,7 @@ from colorizer_app.engine.batch import (
 from colorizer_app.engine.listing import NotTaken
 from colorizer_app.engine.pipeline import ColorizeSettings
 from colorizer_app.engine.provenance import Recipe
-from models.atomic import Claim, remove_stale_temps
+from models.atomic import Claim, remove_stale_temps, shielded
 from models.errors import Cancelled, ColorizerError
 from models.progress import CallbackProgress, NullProgress, Progress
 
@@ -242,7 +242,8 @@ def run_batch_on_cluster(
 
 def _import_ray():
     try:
-        import ray
+        with shielded():  # an interrupt raised inside Ray's C++ start-up aborts the process
+            import ray
     except ImportError:
         raise ColorizerError(
             f"--cluster needs Ray, which is not installed here: {INSTALL_HINT}"

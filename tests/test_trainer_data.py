@@ -202,6 +202,20 @@ def test_hint_samples_carry_the_truths_colour_where_the_mask_is():
     assert val.shape == (4, 32, 32) and not val[1:].any()  # validation: automatic
 
 
+def test_hints_per_crop_sets_how_many_hints_a_crop_gets():
+    """``--hints-per-crop 1``: a crop with hints has exactly one (a patch of at most 9x9);
+    the default (8, the paper's) often gives more."""
+    from trainer.data import Loaded, SampleMaker
+
+    loaded = Loaded(smooth_photo(200, 240, color=True, seed=3))
+    marked = {}
+    for mean in (1.0, 8.0):
+        maker = SampleMaker(96, "lab", hints=True, hints_per_crop=mean, seed=2)
+        marked[mean] = [int((maker.train(loaded, i, 0)[0][3] > 0).sum()) for i in range(40)]
+    assert max(marked[1.0]) <= 81 and max(marked[1.0]) > 0
+    assert max(marked[8.0]) > 81
+
+
 def test_ageing_changes_the_input_only_and_is_reproducible():
     from trainer import degrade
     from trainer.data import Loaded, SampleMaker

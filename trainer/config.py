@@ -92,6 +92,11 @@ class TrainConfig(ConfigMixin):
         "the generator takes colour hints (3 more input channels); training simulates them "
         "from the truth (none for half the images). Lab U-Nets only",
     )
+    hints_per_crop: float = setting(
+        8.0,
+        "mean number of simulated hints in a training crop that gets hints (geometric, as "
+        "in Zhang et al. 2017); fewer per crop teaches a hint to reach further",
+    )
     distribution: bool = setting(
         True,
         "train a colour distribution head (class-rebalanced cross-entropy over a,b bins), "
@@ -162,6 +167,7 @@ class TrainConfig(ConfigMixin):
         "epochs": (0, 1e6),
         "steps": (0, 1e12),
         "seed": (0, 2**63 - 1),
+        "hints_per_crop": (1, 1000),
         "bin_grid": (2, 40),
         "rebalance": (0, 1, True, False),
         "ce_weight": (0, 1e6),

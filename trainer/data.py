@@ -423,7 +423,8 @@ class SampleMaker:
     """Turns a loaded image into a training or validation sample (see module docstring).
 
     ``hints``: the input gains the three hint channels (:mod:`models.hints`), simulated from
-    the truth for training samples (none for validation). ``degrade``: the probability that a
+    the truth for training samples (none for validation; ``hints_per_crop`` of them on average
+    when a sample gets any). ``degrade``: the probability that a
     training sample's input L is aged (:mod:`trainer.degrade`); the target stays clean.
     """
 
@@ -437,11 +438,12 @@ class SampleMaker:
         flip=True,
         seed=0,
         hints: bool = False,
+        hints_per_crop: float = 8.0,
         degrade: float = 0.0,
     ) -> None:
         self.size, self.color_space = size, color_space
         self.scale, self.rotate, self.flip, self.seed = scale, rotate, flip, seed
-        self.hints, self.degrade = hints, degrade
+        self.hints, self.hints_per_crop, self.degrade = hints, hints_per_crop, degrade
         if hints and color_space != "lab":
             raise DataError("colour hints need a Lab model")
 
@@ -483,7 +485,13 @@ class SampleMaker:
         """Append the hint channels: simulated from the truth with ``rng``, none without."""
         if not self.hints:
             return gray, target
-        found = [] if rng is None else hints.simulate(target.transpose(1, 2, 0) * AB_SCALE, rng)
+        found = (
+            []
+            if rng is None
+            else hints.simulate(
+                target.transpose(1, 2, 0) * AB_SCALE, rng, p_more=1 / self.hints_per_crop
+            )
+        )
         channels = hints.rasterize(self.size, self.size, found).transpose(2, 0, 1)
         return np.concatenate([gray, channels]), target
 

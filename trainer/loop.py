@@ -281,6 +281,7 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
         flip=config.flip,
         seed=config.seed,
         hints=takes_hints,
+        hints_per_crop=config.hints_per_crop,
         degrade=config.degrade,
     )
     train_set = Samples(source, train_idx, maker, train=True)

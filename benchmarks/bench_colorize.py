@@ -86,8 +86,9 @@ def one_run(
 ) -> dict:
     """Child process: colorize one file with timers on every phase. ``merge="old"``: the
     merge as it was before issue #17 (``tests/merge_reference.py``), for before/after ratios."""
+    from colorizer_app.engine.batch import read_for_colorizing
     from colorizer_app.engine.imageio import read_image, write_image
-    from colorizer_app.engine.pipeline import ColorizeSettings, compose, predict_ab
+    from colorizer_app.engine.pipeline import ColorizeSettings, compose, output_view, predict_ab
     from models import load_generator
 
     if merge == "old":
@@ -118,14 +119,26 @@ def one_run(
             return result
 
     t0 = time.perf_counter()
-    photo_data = read_image(photo)
-    timings["read"] = time.perf_counter() - t0
+    if merge == "old":
+        photo_data, buffer = read_image(photo), None
+        timings["read"] = time.perf_counter() - t0
+    else:  # as colorize_file does: the output's memory is prepared while the photo decodes
+
+        def decoded():
+            timings["read"] = time.perf_counter() - t0
+
+        photo_data, buffer = read_for_colorizing(photo, decoded=decoded)
+    timings["prepare"] = time.perf_counter() - t0 - timings["read"]  # waited for beyond it
     t0 = time.perf_counter()
     ab = predict_ab(photo_data.pixels, Timed(), settings)
     timings["network"] = network
     timings["tiling"] = time.perf_counter() - t0 - network  # render L, tile cut, blend
     t0 = time.perf_counter()
-    rgb = compose(photo_data.pixels, ab, settings.strength)
+    if merge == "old":
+        rgb = compose(photo_data.pixels, ab, settings.strength)
+    else:
+        out = output_view(buffer, photo_data.pixels.shape, photo_data.pixels.dtype)
+        rgb = compose(photo_data.pixels, ab, settings.strength, out=out)
     timings["compose"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     write_image(

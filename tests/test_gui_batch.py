@@ -206,6 +206,9 @@ def test_listing_a_folder_never_blocks_the_window(qtbot, window, album, monkeypa
     tab.scan()  # returns at once
     assert tab.scanning and tab.summary.text().startswith("Scanning")
     assert not tab.scan_button.isEnabled()
+    # the first walk is hanging before the second starts (else the second could come first
+    # to the "drive" and be the one that hangs: a race in this test, seen as a 10 s timeout)
+    qtbot.waitUntil(lambda: len(walkers) == 1, timeout=10000)
     with qtbot.waitSignal(tab.scanned, timeout=10000):
         tab.recursive.setChecked(True)  # a changed choice lists again, replacing the hung walk
     assert statuses(tab) == {"1930s/scan16.tif": "queued"}

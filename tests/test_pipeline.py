@@ -378,6 +378,58 @@ def test_the_merge_equals_the_old_one_within_a_level(dtype, shape, render):
             assert np.abs(new - old).max() <= limit
 
 
+def test_a_gray_photo_without_colour_stays_neutral_and_exact():
+    """The 8-bit merge (OpenCV's conversion): every gray level with a,b = 0 comes back as
+    itself, R = G = B."""
+    gray = np.arange(256, dtype=np.uint8).reshape(1, 256)
+    out = merge_l_ab(luminance(gray), np.zeros((1, 256, 2), np.float32), np.uint8)
+    for channel in range(3):
+        np.testing.assert_array_equal(out[..., channel], gray)
+
+
+def test_compose_into_a_prepared_buffer_equals_a_new_output():
+    """The output's memory is made ready on a spare core while the photo decodes
+    (issue #17): composing into it gives the same pixels; a buffer of another size is not
+    used; a wrong ``out`` is refused."""
+    from colorizer_app.engine.pipeline import output_view, prepare_output
+
+    rng = np.random.default_rng(3)
+    ab = cv2.GaussianBlur(rng.uniform(-60, 60, (24, 32, 2)).astype(np.float32), (0, 0), 1.5)
+    for dtype in (np.uint8, np.uint16):
+        pixels = (rng.random((150, 200)) * np.iinfo(dtype).max).astype(dtype)
+        buffer = prepare_output(150 * 200 * 3 * np.dtype(dtype).itemsize)
+        out = output_view(buffer, pixels.shape, dtype)
+        assert out is not None and out.shape == (150, 200, 3) and out.dtype == dtype
+        assert compose(pixels, ab, 0.95, out=out) is out
+        np.testing.assert_array_equal(out, compose(pixels, ab, 0.95))
+        assert output_view(buffer, (150, 201), dtype) is None  # the header told another size
+        assert output_view(None, pixels.shape, dtype) is None
+    with pytest.raises(ValueError, match="C-contiguous"):
+        compose(pixels, ab, out=np.zeros((150, 200, 3), np.uint8))  # 16-bit photo
+
+
+def test_the_output_is_prepared_while_the_photo_decodes(tmp_path):
+    """``read_for_colorizing``: the buffer fits the photo (8 and 16 bits); a photo above the
+    pixel limit gets no buffer (nothing allocated from its header) and the usual error."""
+    from PIL import Image
+
+    from colorizer_app.engine.batch import read_for_colorizing
+    from colorizer_app.engine.imageio import ImageTooLargeError, output_bytes
+    from colorizer_app.engine.pipeline import output_view
+
+    Image.fromarray(smooth_photo(60, 80)).save(tmp_path / "a.jpg")
+    Image.fromarray(smooth_photo(60, 80).astype(np.uint16) * 257).save(tmp_path / "b.png")
+    for name, dtype in (("a.jpg", np.uint8), ("b.png", np.uint16)):
+        photo, buffer = read_for_colorizing(tmp_path / name)
+        assert photo.pixels.dtype == dtype
+        assert output_view(buffer, photo.pixels.shape, dtype) is not None
+    (tmp_path / "c.jpg").write_bytes(b"not an image")
+    assert output_bytes(tmp_path / "c.jpg") is None
+    assert output_bytes(tmp_path / "a.jpg", max_pixels=100) is None
+    with pytest.raises(ImageTooLargeError):
+        read_for_colorizing(tmp_path / "a.jpg", max_pixels=100)
+
+
 def test_merge_writes_into_out_and_checks_it():
     L = np.full((5, 7), 50.0, np.float32)
     ab = np.zeros((5, 7, 2), np.float32)

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,12 +26,18 @@ from typing import Literal
 from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.imageio import (
     DEFAULT_MAX_PIXELS,
+    output_bytes,
     output_suffix,
     read_image,
     write_image,
 )
 from colorizer_app.engine.listing import NotTaken, file_identity, not_taken_text, real_key
-from colorizer_app.engine.pipeline import ColorizeSettings, colorize
+from colorizer_app.engine.pipeline import (
+    ColorizeSettings,
+    colorize,
+    output_view,
+    prepare_output,
+)
 from colorizer_app.engine.provenance import (
     RECORD_DIR,
     Recipe,
@@ -217,7 +224,7 @@ def colorize_file(
     notes for the user and the number of hints the network used. ``replace=False``: an output
     that appeared meanwhile is kept (:class:`OutputExistsError`).
     """
-    photo = read_image(source, max_pixels=max_pixels)
+    photo, buffer = read_for_colorizing(source, max_pixels)
     notes = list(photo.notes)  # first page only, CMYK converted, ...
     used: list[hint_files.Hint] = []
     if hints is not None:
@@ -230,7 +237,9 @@ def colorize_file(
                 "were not used"
             )
             used = []
-    rgb = colorize(photo.pixels, runner, settings, progress, hints=used)
+    out = output_view(buffer, photo.pixels.shape, photo.pixels.dtype)
+    rgb = colorize(photo.pixels, runner, settings, progress, hints=used, out=out)
+    del buffer, out  # the output is rgb now (or, for another size, the buffer is let go)
     notes += write_image(
         output,
         rgb,
@@ -240,6 +249,27 @@ def colorize_file(
         replace=replace,
     )
     return notes, len(used)
+
+
+def read_for_colorizing(
+    source: Path, max_pixels: int = DEFAULT_MAX_PIXELS, *, decoded: Callable[[], None] = None
+):
+    """Decode ``source`` while a spare core prepares the output's memory (the decoder uses
+    one core): ``(photo, buffer)``, the buffer None when the header did not tell the size.
+    See :func:`pipeline.prepare_output`. ``decoded()`` is called as soon as the photo is
+    (benchmarks time the decoding apart from the wait for the buffer)."""
+    size = output_bytes(source, max_pixels=max_pixels)
+    if size is None:
+        return read_image(source, max_pixels=max_pixels), None
+    with ThreadPoolExecutor(max_workers=1) as spare:
+        ready = spare.submit(prepare_output, size)
+        photo = read_image(source, max_pixels=max_pixels)  # a bad file: raised after `ready`
+        if decoded is not None:
+            decoded()
+        try:
+            return photo, ready.result()
+        except MemoryError:  # the merge will say so if it also cannot get the memory
+            return photo, None
 
 
 def run_batch(

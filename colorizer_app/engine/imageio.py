@@ -148,6 +148,26 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     return Photo(**decoded._asdict(), path=path)
 
 
+def output_bytes(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> int | None:
+    """The size in bytes of the RGB output colorizing ``path`` will make, from its header
+    alone (pixel count and bit depth), or None when the header does not tell or the photo is
+    above ``max_pixels``. A guess for preparing memory ahead: :func:`read_image` decides."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                width, height, mode = *im.size, im.mode
+    except Exception:  # noqa: BLE001 - any failure is read_image's to report
+        return None
+    if width * height > max_pixels:
+        return None
+    depth = 2 if mode.startswith("I;16") else 1 if mode in _EIGHT_BIT_MODES else None
+    return width * height * 3 * depth if depth else None
+
+
+_EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"})
+
+
 def _decode(path: Path, max_pixels: int) -> decode.Decoded:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -233,10 +233,14 @@ def upsampled_blocks(ab: np.ndarray, rows: slice, height: int, width: int, block
     if w != width:  # across only: the row count stays, so no rows are mixed here
         source = cv2.resize(source, (width, len(source)), interpolation=cv2.INTER_CUBIC)
     source = source.reshape(weights.shape[1], 2 * width)
+    # the source rows each block mixes (a band of the weights), found for all blocks at once
+    nonzero = weights != 0
+    first = nonzero.argmax(axis=1)
+    last = weights.shape[1] - nonzero[:, ::-1].argmax(axis=1)
     for y0 in starts:
-        chunk = weights[y0 - rows.start : y0 - rows.start + block_rows]
-        used = np.flatnonzero(chunk.any(axis=0))
-        lo, hi = used[0], used[-1] + 1
+        i0 = y0 - rows.start
+        chunk = weights[i0 : i0 + block_rows]
+        lo, hi = int(first[i0 : i0 + block_rows].min()), int(last[i0 : i0 + block_rows].max())
         mixed = chunk[:, lo:hi] @ source[lo:hi]
         yield slice(y0, y0 + len(chunk)), mixed.reshape(len(chunk), width, 2)
 
@@ -275,12 +279,40 @@ def _row_weights(rows: slice, h: int, height: int) -> tuple[int, np.ndarray]:
     return first, matrix
 
 
+_PAGE = 1 << 21  # touched 2 MB (a huge page) at a time, so other threads get the GIL between
+
+
+def prepare_output(nbytes: int) -> np.ndarray:
+    """A buffer of ``nbytes`` for :func:`compose`'s output, its memory already touched, and
+    OpenCV's colour conversion tables built; for a spare core while the photo decodes.
+
+    Measured on this project's 2-core VM: the first writes to a new 100 MP output cost 0.8 s
+    of page faults, and OpenCV's first Lab -> RGB conversion 0.08 s of table building, as
+    much as the rest of the merge (docs/BENCHMARKS.md, issue #17)."""
+    buffer = np.empty(nbytes, np.uint8)
+    for start in range(0, nbytes, _PAGE):
+        buffer[start : start + _PAGE].fill(0)
+    cv2.cvtColor(np.zeros((1, 1, 3), np.float32), cv2.COLOR_Lab2RGB)
+    return buffer
+
+
+def output_view(buffer: np.ndarray | None, shape: tuple[int, ...], dtype) -> np.ndarray | None:
+    """``buffer`` (from :func:`prepare_output`) as the RGB output of a photo of ``shape``
+    and ``dtype``, or None when it was prepared for another size."""
+    height, width = shape[:2]
+    dtype = np.dtype(dtype)
+    if buffer is None or buffer.nbytes != height * width * 3 * dtype.itemsize:
+        return None
+    return buffer.view(dtype).reshape(height, width, 3)
+
+
 def compose(
     pixels: np.ndarray,
     ab: np.ndarray,
     strength: float = 1.0,
     *,
     progress: Progress | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Merge the photo's full-resolution L with ``ab`` (upsampled, times ``strength``).
 
@@ -288,16 +320,21 @@ def compose(
     ----------
     pixels : ndarray (H, W) or (H, W, 3), uint8 or uint16.
     ab : ndarray (h, w, 2) float32, Lab units, at any size of the same aspect.
+    out : ndarray (H, W, 3) of the dtype of ``pixels``, C-contiguous, to write into (default:
+        a new one; see :func:`prepare_output`).
 
     Returns
     -------
-    rgb : ndarray (H, W, 3), the dtype of ``pixels``.
+    rgb : ndarray (H, W, 3), the dtype of ``pixels`` (``out`` when given).
     """
     if not 0.0 <= strength <= MAX_STRENGTH:
         raise SettingsError(f"strength must be between 0 and {MAX_STRENGTH}, got {strength}")
     progress = progress or NullProgress()
     height, width = pixels.shape[:2]
-    out = np.empty((height, width, 3), pixels.dtype)
+    if out is None:
+        out = np.empty((height, width, 3), pixels.dtype)
+    elif out.shape != (height, width, 3) or out.dtype != pixels.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous {(height, width, 3)} {pixels.dtype} array")
     parts = list(strips(height, width))
 
     block_rows = merge_block_rows(width)
@@ -330,8 +367,10 @@ def colorize(
     progress: Progress | None = None,
     *,
     hints: list[Hint] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Colorize a photo at full resolution: ``(H, W[, 3])`` -> ``(H, W, 3)``, same dtype.
+    """Colorize a photo at full resolution: ``(H, W[, 3])`` -> ``(H, W, 3)``, same dtype
+    (into ``out`` when given: see :func:`compose`).
 
     Progress runs over the tiles, then the merge strips, as one count.
     """
@@ -339,4 +378,5 @@ def colorize(
     tiles = num_tiles(pixels.shape, settings)
     total = tiles + len(list(strips(*pixels.shape[:2])))
     ab = predict_ab(pixels, runner, settings, OffsetProgress(progress, 0, total), hints=hints)
-    return compose(pixels, ab, settings.strength, progress=OffsetProgress(progress, tiles, total))
+    merge_progress = OffsetProgress(progress, tiles, total)
+    return compose(pixels, ab, settings.strength, progress=merge_progress, out=out)

@@ -85,7 +85,8 @@ def _two_per_row(cells: list[np.ndarray]) -> np.ndarray:
 
 def hints_sheet(model, folder: Path, count: int, hints: int, thumb: int) -> np.ndarray:
     """Kodak images with ``hints`` colour hints simulated from the truth (as ``evaluate
-    --hints`` draws them): gray | automatic | with hints (hints marked) | truth."""
+    --hints`` draws them): gray | automatic | with hints, the network alone | with hints,
+    spread (the default; hints marked) | truth."""
     from trainer.evaluate import simulated_hints
 
     _, runner, settings = model
@@ -94,25 +95,20 @@ def hints_sheet(model, folder: Path, count: int, hints: int, thumb: int) -> np.n
         truth = as_rgb8(read_image(f).pixels)
         given = simulated_hints(truth, settings, hints, seed=(0, index + 1))
         auto = colorize(truth, runner, settings)
-        hinted = colorize(truth, runner, settings, hints=given)
-        marked = _fit(hinted, thumb).copy()
-        scale = marked.shape[1] / truth.shape[1]
+        network = colorize(truth, runner, settings.with_(hint_spread=False), hints=given)
+        hinted = colorize(truth, runner, settings.with_(hint_spread=True), hints=given)
+        marked = [_fit(network, thumb).copy(), _fit(hinted, thumb).copy()]
+        scale = marked[0].shape[1] / truth.shape[1]
         for h in given:  # a ring in the hint's colour (at mid lightness) with a dark edge
             centre = (int(h.x * scale), int(h.y * scale))
-            cv2.circle(marked, centre, 4, (0, 0, 0), 2)
-            cv2.circle(marked, centre, 3, h.rgb(60.0), -1)
+            for image in marked:
+                cv2.circle(image, centre, 4, (0, 0, 0), 2)
+                cv2.circle(image, centre, 3, h.rgb(60.0), -1)
+        row = [_fit(gray_baseline(truth), thumb), _fit(auto, thumb), *marked, _fit(truth, thumb)]
         cells.append(
             _label(
-                _hstack(
-                    [
-                        _fit(gray_baseline(truth), thumb),
-                        _fit(auto, thumb),
-                        marked,
-                        _fit(truth, thumb),
-                    ],
-                    pad=2,
-                ),
-                f"{f.stem}: gray | automatic | {hints} hints | truth",
+                _hstack(row, pad=2),
+                f"{f.stem}: gray | automatic | {hints} hints, network | spread | truth",
             )
         )
     return _two_per_row(cells)
@@ -151,6 +147,12 @@ def main() -> None:
         "--baseline", metavar="FILE", help="an earlier model shown in a column before the model"
     )
     parser.add_argument("--labels", nargs=2, default=("baseline", "ours"), metavar=("OLD", "NEW"))
+    parser.add_argument(
+        "--sheets",
+        nargs="+",
+        choices=("hints", "kodak", "historical"),
+        default=("hints", "kodak", "historical"),
+    )
     args = parser.parse_args()
     given = {}
     if args.render_size is not None:
@@ -175,13 +177,13 @@ def main() -> None:
             raise SystemExit(f"could not write {path}")  # OpenCV itself says nothing
         written.append(str(path))
 
-    if models[-1][1].takes_hints:
-        save(
-            "contact_hints.png",
-            hints_sheet(models[-1], data / "photos-val" / "kodak24", 6, 10, 128),
-        )
-    save("contact_kodak.png", kodak_sheet(models, data / "photos-val" / "kodak24", 12, 128))
-    save("contact_historical.png", historical_sheet(models, data / "historical", 160, 160))
+    kodak = data / "photos-val" / "kodak24"
+    if "hints" in args.sheets and models[-1][1].takes_hints:
+        save("contact_hints.png", hints_sheet(models[-1], kodak, 6, 10, 128))
+    if "kodak" in args.sheets:
+        save("contact_kodak.png", kodak_sheet(models, kodak, 12, 128))
+    if "historical" in args.sheets:
+        save("contact_historical.png", historical_sheet(models, data / "historical", 160, 160))
     print("wrote", *written)
 
 

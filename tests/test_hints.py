@@ -142,8 +142,9 @@ class HintEcho:
 
 
 def test_a_hint_colours_its_place_and_nothing_far_away():
+    """Where the engine puts a hint for the network (its own spreading off: see below)."""
     photo = smooth_photo(300, 400)
-    settings = ColorizeSettings(render_size=100, tile=32, overlap=16)
+    settings = ColorizeSettings(render_size=100, tile=32, overlap=16, hint_spread=False)
     hint = Hint.from_rgb(200, 100, RED, radius=6)  # render (25, 50), a 3-px patch
     ab = predict_ab(photo, HintEcho(), settings, hints=[hint])
     assert ab.shape == (75, 100, 2)
@@ -352,3 +353,48 @@ def test_cli_hints_on_a_model_without_hint_input(tmp_path, photos, capsys):
     assert code == 0
     assert _report(report)["a.png"]["hints"] == "0"
     assert "takes no colour hints" in capsys.readouterr().err
+
+
+# --- hints spread after the network (engine.spread) -----------------------------------------
+
+
+def test_a_hint_reaches_its_surface_and_stops_at_an_edge():
+    """The hint's remaining difference spreads over what has its lightness nearby and not
+    across a strong edge; the patch ends at the hint's colour; no hints, no change."""
+    from colorizer_app.engine.spread import spread_hints
+
+    L = np.full((120, 160), 30.0, np.float32)
+    L[:, 80:] = 80.0  # a strong edge down the middle
+    ab = np.zeros((120, 160, 2), np.float32)
+    ab[..., 1] = 5.0
+    hint = net_hints.PatchHint(60.5, 40.5, 40.0, -20.0, 5)
+    out = spread_hints(ab, L, [hint])
+    assert out is not ab and (ab[..., 0] == 0).all()  # the input is left alone
+    patch = out[58:63, 38:43].reshape(-1, 2).mean(axis=0)
+    assert patch == pytest.approx([40.0, -20.0], abs=2.0)
+    assert out[60, 75, 0] > 30  # the same surface, 35 px away
+    assert abs(out[60, 85, 0]) < 2 and out[60, 85, 1] == pytest.approx(5.0, abs=1.0)  # across
+    np.testing.assert_array_equal(spread_hints(ab, L, []), ab)
+
+
+def test_the_spread_works_on_large_render_sizes_and_is_off_on_request():
+    """Above the working size the spread is computed smaller and resized; `hint_spread=False`
+    leaves the network's answer alone, and without hints the setting changes nothing."""
+    from colorizer_app.engine.spread import WORK_SIDE, spread_hints
+
+    L = np.linspace(0, 100, 1200 * 1600, dtype=np.float32).reshape(1200, 1600)
+    ab = np.zeros((1200, 1600, 2), np.float32)
+    out = spread_hints(ab, L, [net_hints.PatchHint(600, 800, 30.0, 30.0, 9)])
+    assert out.shape == ab.shape and max(L.shape) > WORK_SIDE
+    assert out[600, 800, 0] == pytest.approx(30.0, abs=3.0)
+
+    photo = smooth_photo(300, 400)
+    hint = Hint.from_rgb(200, 100, RED, radius=6)
+    on = ColorizeSettings(render_size=100, tile=32, overlap=16)
+    off = on.with_(hint_spread=False)
+    spread = predict_ab(photo, HintEcho(), on, hints=[hint])
+    echo = predict_ab(photo, HintEcho(), off, hints=[hint])
+    assert np.abs(echo[25, 56]).max() == 0 and np.abs(spread[25, 56]).max() > 1  # reached
+    np.testing.assert_array_equal(
+        predict_ab(photo, HintEcho(), on, hints=[]), predict_ab(photo, HintEcho(), off)
+    )

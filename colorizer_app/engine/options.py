@@ -70,6 +70,14 @@ def add_colorize_options(parser: argparse.ArgumentParser, *, hardware: bool = Tr
         f"recommends, else {DEFAULTS.temperature})",
     )
     parser.add_argument(
+        "--no-hint-spread",
+        dest="hint_spread",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="colour hints only as the network's input, without spreading each hint's colour "
+        "over its surface afterwards",
+    )
+    parser.add_argument(
         "--device",
         default=DEFAULTS.device,
         help=f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]} (default {DEFAULTS.device})",

@@ -23,6 +23,7 @@ import numpy as np
 from colorizer_app.engine import hints as hint_files
 from colorizer_app.engine.hints import Hint
 from colorizer_app.engine.runner import GeneratorRunner
+from colorizer_app.engine.spread import WORK_SIDE, spread_hints
 from colorizer_app.engine.tiling import TileGrid, check_tiling, tiled_apply
 from models.color import BLOCK_PIXELS, luminance, merge_l_ab, normalize_l, strips
 from models.colorbins import DEFAULT_TEMPERATURE
@@ -57,6 +58,9 @@ class ColorizeSettings:
     # distribution head, its regression head otherwise
     decoder: str = "auto"
     temperature: float = DEFAULT_TEMPERATURE  # annealed mean: lower = more vivid
+    # hints also correct the colour around them after the network, edge-aware
+    # (engine.spread); off = the network's own response to the hints only
+    hint_spread: bool = True
 
     def __post_init__(self) -> None:
         if self.decoder not in ("auto", *DECODERS):
@@ -183,7 +187,7 @@ def predict_ab(
     ab : ndarray (h, w, 2) float32 in Lab units, (h, w) = ``render_shape``.
     """
     read, (h, w) = _reader(pixels, runner, settings, hints)
-    return tiled_apply(
+    ab = tiled_apply(
         read,
         runner,
         height=h,
@@ -195,6 +199,14 @@ def predict_ab(
         progress=progress,
         on_batch=on_batch,
     )
+    spread = settings.hint_spread and settings.strength > 0
+    if hints and spread and getattr(runner, "takes_hints", False):
+        patches = hint_files.to_render(list(hints), pixels.shape[:2], (h, w))
+        s = settings.strength  # the targets before the strength, which compose applies
+        patches = [replace(p, a=p.a / s, b=p.b / s) for p in patches]
+        side = min(max(h, w), WORK_SIDE)  # L no larger than the spread works at
+        ab = spread_hints(ab, render_luminance(pixels, side), patches)
+    return ab
 
 
 def upsample_rows(ab: np.ndarray, rows: slice, height: int, width: int) -> np.ndarray:

@@ -17,7 +17,14 @@ from colorizer_app.cli import main
 from colorizer_app.engine.batch import clean_up_after_killed_runs, plan, run_batch
 from colorizer_app.engine.listing import collect_inputs
 from colorizer_app.engine.pipeline import ColorizeSettings
-from colorizer_app.engine.provenance import RECORD_DIR, Recipe, Verdict, record_path, verdict
+from colorizer_app.engine.provenance import (
+    RECORD_DIR,
+    Recipe,
+    Verdict,
+    file_digest,
+    record_path,
+    verdict,
+)
 from models import load_generator
 from tests.conftest import leftover_temps, make_generator_file, smooth_photo
 
@@ -126,6 +133,33 @@ def test_another_model_or_other_hints_are_other_settings(tmp_path, tiny_model_fi
     hints.write_text('{"version": 1, "hints": []}')
     found, why = verdict(out / "p0.png", src / "p0.png", recipe, hints)
     assert found is Verdict.OTHER_SETTINGS and "hints" in why
+
+
+def test_spreading_hints_or_not_is_a_setting_only_where_there_are_hints(tmp_path, tiny_generator):
+    """`--no-hint-spread` changes the pixels of a hinted photo: a rerun without it must not
+    skip an output made with it; for a photo without hints it changes nothing, and the
+    records of earlier versions (no such entry) still count as the same."""
+    src = _photos(tmp_path / "src", ["p0.png"], seed=0)
+    out = tmp_path / "out"
+    settings = ColorizeSettings(render_size=64)
+    runner = settings.make_runner(tiny_generator)
+    assert run_batch(plan(collect_inputs([src]), out), runner, settings).count("done") == 1
+    off = Recipe.of(runner, settings.with_(hint_spread=False))
+    assert verdict(out / "p0.png", src / "p0.png", off)[0] is Verdict.SAME
+    record = json.loads(record_path(out / "p0.png").read_text())
+    del record["settings"]["hint_spread"]  # as an earlier version wrote it
+    record_path(out / "p0.png").write_text(json.dumps(record))
+    assert verdict(out / "p0.png", src / "p0.png", Recipe.of(runner, settings))[0] is Verdict.SAME
+
+    hints = tmp_path / "p0.hints.json"
+    hints.write_text('{"version": 1, "hints": []}')
+    record["settings"]["hint_spread"] = True
+    record["hints_sha256"] = file_digest(hints)
+    record_path(out / "p0.png").write_text(json.dumps(record))
+    on = Recipe.of(runner, settings)
+    assert verdict(out / "p0.png", src / "p0.png", on, hints)[0] is Verdict.SAME
+    found, why = verdict(out / "p0.png", src / "p0.png", off, hints)
+    assert found is Verdict.OTHER_SETTINGS and "hint_spread True" in why
 
 
 @pytest.mark.parametrize("fmt", ["png", "same"])

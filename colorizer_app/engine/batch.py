@@ -252,7 +252,10 @@ def colorize_file(
 
 
 def read_for_colorizing(
-    source: Path, max_pixels: int = DEFAULT_MAX_PIXELS, *, decoded: Callable[[], None] = None
+    source: Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    *,
+    decoded: Callable[[], None] | None = None,
 ):
     """Decode ``source`` while a spare core prepares the output's memory (the decoder uses
     one core): ``(photo, buffer)``, the buffer None when the header did not tell the size.
@@ -354,7 +357,7 @@ def open_item(item: BatchItem, recipe: Recipe, overwrite: bool) -> FileResult | 
         return FileResult(item.source, item.output, "skipped", f"being made by process {holder}")
     try:
         existing = _existing(item, recipe, overwrite)
-    except BaseException:  # an interrupt while reading the output's record
+    except BaseException:  # an interrupt or a failure while reading the output's record
         claim.release()
         raise
     if existing is not None:

@@ -26,7 +26,8 @@ from colorizer_app import __version__
 from models.atomic import write_text_atomically
 
 RECORD_DIR = ".colorizer"
-LOOK_SETTINGS = ("render_size", "strength", "decoder", "temperature")  # what changes the pixels
+# what changes the pixels (hint_spread only where there are hints: see verdict)
+LOOK_SETTINGS = ("render_size", "strength", "decoder", "temperature", "hint_spread")
 
 
 def record_path(output: Path) -> Path:
@@ -140,7 +141,11 @@ def verdict(
     if record.get("source_file") != _stamp(source):
         return Verdict.PHOTO_CHANGED, "the photo changed since its output was made"
     hints_digest = file_digest(hints) if hints is not None else ""
-    same_look = record.get("settings") == dict(recipe.settings)
+    look, made_with = dict(recipe.settings), dict(record.get("settings") or {})
+    if not hints_digest:  # without hints the spreading of hints changes nothing (a record
+        look.pop("hint_spread", None)  # of an older version has no such entry either)
+        made_with.pop("hint_spread", None)
+    same_look = made_with == look
     if record.get("model_sha256") != recipe.model_sha256 or not same_look:
         before = ", ".join(f"{k} {v}" for k, v in (record.get("settings") or {}).items())
         return (

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", nargs="*", type=float, default=[])
     parser.add_argument("--hints", nargs="*", type=int, default=[0])
     parser.add_argument("--hint-spread", nargs="*", choices=("on", "off"), default=[])
+    parser.add_argument("--chroma-filter", nargs="*", choices=("on", "off"), default=[])
     parser.add_argument("--precision", default="bf16", choices=("fp32", "bf16"))
     parser.add_argument("--out", help="append one JSON line per cell here")
     args = parser.parse_args(argv)
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "decoder": args.decoder,
         "temperature": args.temperature,
         "hint_spread": [value == "on" for value in args.hint_spread],
+        "chroma_filter": [value == "on" for value in args.chroma_filter],
     }
     axes = {k: v for k, v in axes.items() if v}
     info = read_info(args.model)

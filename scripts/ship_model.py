@@ -15,6 +15,9 @@ Usage:
     # 0.5 x run + 0.5 x OLD); a stage of the same run replaces the earlier file's record of it
     python scripts/ship_model.py --name "colorizer-default-v3" --stages-from OLD.safetensors \
         --stage runs/v3 "colorizer train ..." --average-with OLD.safetensors 0.5
+    # the same weights with new recommended settings and evaluations (the engine changed)
+    python scripts/ship_model.py --restate OLD.safetensors --strength 1.0 \
+        --evaluation kodak24 k.json --why "..."
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ V3_KEYS = ("ce_weight", "reg_weight", "rebalance", "hints", "degrade", "ema", "i
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--name")
     parser.add_argument(
         "--stage",
         nargs=2,
         action="append",
-        required=True,
+        default=[],
         metavar=("RUN_DIR", "COMMAND"),
         help="a training run, in order; the last one's generator is shipped",
     )
@@ -73,7 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         help="a `colorizer evaluate --json` summary at the recommended settings, stored under "
         "metrics.evaluation.SET",
     )
+    parser.add_argument(
+        "--restate",
+        metavar="FILE",
+        help="ship FILE's weights and training record as they are, with the recommended "
+        "settings and evaluations given here (the others kept)",
+    )
+    parser.add_argument("--why", default="", help="with --restate: why, kept in the file")
     args = parser.parse_args(argv)
+    if args.restate:
+        return restate(args)
+    if not args.stage or not args.name:
+        parser.error("--name and at least one --stage are required (or --restate FILE)")
 
     stages = []
     if args.stages_from:
@@ -146,22 +160,45 @@ def main(argv: list[str] | None = None) -> int:
             ),
         },
         name=args.name,
-        recommended={
-            key: value
-            for key, value in (
-                ("render_size", args.render_size),
-                ("strength", args.strength),
-                ("decoder", args.decoder),
-                ("temperature", args.temperature),
-            )
-            if value is not None
-        },
+        recommended=_recommended(args),
     )
     out = save_generator(args.out, final.module, info, dtype=torch.float16)
     print(
         f"{out}: {out.stat().st_size / 1e6:.1f} MB, {training['steps']} steps, "
         f"{training['epochs']} epochs, {training['wall_seconds'] / 60:.0f} min"
     )
+    return 0
+
+
+def _recommended(args, earlier: dict | None = None) -> dict:
+    given = {
+        "render_size": args.render_size,
+        "strength": args.strength,
+        "decoder": args.decoder,
+        "temperature": args.temperature,
+    }
+    return {**(earlier or {}), **{k: v for k, v in given.items() if v is not None}}
+
+
+def restate(args) -> int:
+    """The weights of ``args.restate`` unchanged, new recommendations and evaluations."""
+    old = load_generator(args.restate)
+    history = list(old.info.training.get("restated", []))
+    history.append({"recommended_before": old.info.recommended, "why": args.why})
+    evaluation = {k: json.loads(Path(v).read_text()) for k, v in args.evaluation}
+    metrics = dict(old.info.metrics)
+    if evaluation:
+        metrics["evaluation"] = evaluation
+    info = ModelInfo(
+        old.info.config,
+        color_space=old.info.color_space,
+        training={**old.info.training, "restated": history},
+        metrics=metrics,
+        name=args.name or old.info.name,
+        recommended=_recommended(args, old.info.recommended),
+    )
+    out = save_generator(args.out, old.module, info, dtype=torch.float16)
+    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, recommends {info.recommended}")
     return 0
 
 

@@ -154,7 +154,7 @@ def test_every_takes_a_strided_subset(truths):
 
 
 def test_evaluate_defaults_to_the_shipped_model_and_reports_harm(truths, capsys, tmp_path):
-    from models.modelfile import default_model_path
+    from models.modelfile import default_model_path, read_info
 
     if default_model_path() is None:
         pytest.skip("no default model shipped in this build")
@@ -163,7 +163,20 @@ def test_evaluate_defaults_to_the_shipped_model_and_reports_harm(truths, capsys,
     assert code == 0
     summary = json.loads(summary_path.read_text())
     assert summary["images"] == 1 and 0.0 <= summary["share_1db_below_gray"] <= 1.0
-    assert "dB below gray" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dB below gray" in out
+    # what ran is stated: the file's recommended settings, the engine's defaults
+    recommended = read_info(default_model_path()).recommended
+    ran = summary["settings"]
+    assert ran["strength"] == recommended["strength"] and ran["decoder"] == "annealed_mean"
+    assert ran["temperature"] == recommended["temperature"]
+    assert ran["chroma_filter"] and ran["hint_spread"] and summary["ran_on"].startswith("cpu")
+    assert f"T {recommended['temperature']:g}, strength" in out
+    assert "colour smoothing on, hint spread on" in out
+
+    args = ["--no-chroma-filter", "--no-hint-spread", "--strength", "0.5"]
+    assert main(["evaluate", "--data", str(truths), "--limit", "1", *args]) == 0
+    assert "strength 0.5, colour smoothing off, hint spread off" in capsys.readouterr().out
 
 
 def test_simulated_hints_are_seeded_and_reach_the_model(truths, tmp_path):

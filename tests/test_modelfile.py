@@ -343,3 +343,31 @@ def test_a_header_nested_100k_deep_is_one_line(tmp_path):
         with pytest.raises(ModelFileError, match="not a model file or truncated") as caught:
             reader(bad)
         assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_restating_a_shipped_file_keeps_its_weights_and_history(tmp_path):
+    """scripts/ship_model.py --restate: new recommended settings and evaluations, the same
+    weights (as float16), the training record kept with why it was restated."""
+    import importlib.util
+
+    from tests.conftest import make_generator_file
+
+    spec = importlib.util.spec_from_file_location(
+        "ship_model", Path(__file__).parents[1] / "scripts" / "ship_model.py"
+    )
+    ship_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship_model)
+    old = make_generator_file(tmp_path / "old.safetensors", recommended={"render_size": 384})
+    (tmp_path / "k.json").write_text(json.dumps({"psnr_gain": 1.0}))
+    out = tmp_path / "new.safetensors"
+    args = ["--restate", str(old), "--strength", "1.1", "--out", str(out), "--why", "engine"]
+    assert ship_model.main([*args, "--evaluation", "kodak24", str(tmp_path / "k.json")]) == 0
+    before, after = load_generator(old), load_generator(out)
+    assert after.info.recommended == {"render_size": 384, "strength": 1.1}
+    assert after.info.name == before.info.name
+    assert after.info.metrics["evaluation"] == {"kodak24": {"psnr_gain": 1.0}}
+    assert after.info.training["restated"] == [
+        {"recommended_before": {"render_size": 384}, "why": "engine"}
+    ]
+    for key, value in before.module.state_dict().items():
+        torch.testing.assert_close(after.module.state_dict()[key].float(), value.half().float())

@@ -162,6 +162,25 @@ def test_spreading_hints_or_not_is_a_setting_only_where_there_are_hints(tmp_path
     assert found is Verdict.OTHER_SETTINGS and "hint_spread True" in why
 
 
+def test_the_colour_smoothing_is_part_of_the_recipe(tmp_path, tiny_generator):
+    """An output made with the chroma filter is redone without it and the other way round;
+    a record of a version before the filter (no entry) was made without it."""
+    src = _photos(tmp_path / "src", ["p0.png"], seed=0)
+    out = tmp_path / "out"
+    settings = ColorizeSettings(render_size=64)
+    runner = settings.make_runner(tiny_generator)
+    assert run_batch(plan(collect_inputs([src]), out), runner, settings).count("done") == 1
+    on, off = Recipe.of(runner, settings), Recipe.of(runner, settings.with_(chroma_filter=False))
+    assert verdict(out / "p0.png", src / "p0.png", on)[0] is Verdict.SAME
+    found, why = verdict(out / "p0.png", src / "p0.png", off)
+    assert found is Verdict.OTHER_SETTINGS and "chroma_filter True" in why
+    record = json.loads(record_path(out / "p0.png").read_text())
+    del record["settings"]["chroma_filter"]  # as an earlier version wrote it
+    record_path(out / "p0.png").write_text(json.dumps(record))
+    assert verdict(out / "p0.png", src / "p0.png", off)[0] is Verdict.SAME
+    assert verdict(out / "p0.png", src / "p0.png", on)[0] is Verdict.OTHER_SETTINGS
+
+
 @pytest.mark.parametrize("fmt", ["png", "same"])
 def test_output_folder_is_the_input_folder_twice(tmp_path, tiny_model_file, capsys, fmt):
     """Issue #14 item 2: ``colorize d -o d --format png`` twice. The second run must not take

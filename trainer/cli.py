@@ -226,6 +226,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from colorizer_app.engine.options import settings_from_args
     from colorizer_app.engine.pipeline import ColorizeSettings
+    from models.atomic import write_text_atomically
     from models.errors import ColorizerError
     from models.modelfile import default_model_path, read_info
     from trainer.evaluate import evaluate
@@ -253,7 +254,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.csv:
         result.write_csv(args.csv)
     if args.json:
-        Path(args.json).write_text(json.dumps(result.summary(), indent=2))
+        summary = {**result.summary(), "settings": result.settings, "ran_on": result.ran_on}
+        write_text_atomically(Path(args.json), json.dumps(summary, indent=2))
     return 0
 
 

@@ -50,6 +50,8 @@ class Evaluation:
     rows: list[dict] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     ran_on: str = ""  # the runner's device and the precision that ran, e.g. "cpu (bf16)"
+    # the settings that change the pixels, as they ran (decoder "auto" resolved), see recipe()
+    settings: dict = field(default_factory=dict)
 
     def mean(self, key: str) -> float:
         return float(np.mean([r[key] for r in self.rows])) if self.rows else float("nan")
@@ -69,6 +71,7 @@ class Evaluation:
         return "\n".join(
             [
                 f"{s['images']} images" + (f", ran on {self.ran_on}" if self.ran_on else ""),
+                *([describe(self.settings)] if self.settings else []),
                 "| | PSNR dB | SSIM | colourfulness |",
                 "|---|---|---|---|",
                 f"| model | {s['psnr']:.2f} ({s['psnr_gain']:+.2f}) | {s['ssim']:.4f} "
@@ -93,6 +96,28 @@ class Evaluation:
                     )
 
         write_atomically(path, write)
+
+
+def recipe(runner, settings: ColorizeSettings) -> dict:
+    """The settings of a run that change its pixels, as the runner resolved them."""
+    out = {"render_size": settings.render_size, "strength": settings.strength}
+    out["decoder"] = runner.decoder
+    if runner.decoder == "annealed_mean":
+        out["temperature"] = runner.temperature
+    return {**out, "chroma_filter": runner.chroma_filter, "hint_spread": settings.hint_spread}
+
+
+def describe(settings: dict) -> str:
+    """One line for a :func:`recipe`: 'render 384, annealed mean T 0.7, strength 1, ...'."""
+    size = settings["render_size"]
+    parts = [f"render {'full' if size is None else size}"]
+    decoder = settings["decoder"].replace("_", " ")
+    if "temperature" in settings:
+        decoder += f" T {settings['temperature']:g}"
+    parts += [decoder, f"strength {settings['strength']:g}"]
+    parts.append(f"colour smoothing {'on' if settings['chroma_filter'] else 'off'}")
+    parts.append(f"hint spread {'on' if settings['hint_spread'] else 'off'}")
+    return ", ".join(parts)
 
 
 def iter_truths(data: str | os.PathLike, *, resize: int = 0, limit: int = 0, every: int = 1):
@@ -166,6 +191,7 @@ def evaluate(
     if not result.rows:
         raise DataError(f"{data}: no image could be evaluated")
     result.ran_on = runner.description  # after the run: a fallback to the CPU shows
+    result.settings = recipe(runner, settings)
     return result
 
 

@@ -78,6 +78,14 @@ def add_colorize_options(parser: argparse.ArgumentParser, *, hardware: bool = Tr
         "over its surface afterwards",
     )
     parser.add_argument(
+        "--no-chroma-filter",
+        dest="chroma_filter",
+        action="store_false",
+        default=argparse.SUPPRESS,
+        help="the network's colour as it is, without smoothing it where the photo's lightness "
+        "is flat (edges kept)",
+    )
+    parser.add_argument(
         "--device",
         default=DEFAULTS.device,
         help=f"{', '.join(DEVICES[:-1])} or {DEVICES[-1]} (default {DEFAULTS.device})",

@@ -61,6 +61,9 @@ class ColorizeSettings:
     # hints also correct the colour around them after the network, edge-aware
     # (engine.spread); off = the network's own response to the hints only
     hint_spread: bool = True
+    # the network's colour smoothed where the photo's lightness is flat, edges kept
+    # (models.guided, in each tile); off = the network's colour as it is
+    chroma_filter: bool = True
 
     def __post_init__(self) -> None:
         if self.decoder not in ("auto", *DECODERS):
@@ -103,6 +106,7 @@ class ColorizeSettings:
             channels_last=self.channels_last,
             decoder=decoder,
             temperature=self.temperature,
+            chroma_filter=self.chroma_filter,
         )
 
 

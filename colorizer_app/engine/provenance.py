@@ -27,7 +27,14 @@ from models.atomic import write_text_atomically
 
 RECORD_DIR = ".colorizer"
 # what changes the pixels (hint_spread only where there are hints: see verdict)
-LOOK_SETTINGS = ("render_size", "strength", "decoder", "temperature", "hint_spread")
+LOOK_SETTINGS = (
+    "render_size",
+    "strength",
+    "decoder",
+    "temperature",
+    "hint_spread",
+    "chroma_filter",
+)
 
 
 def record_path(output: Path) -> Path:
@@ -145,6 +152,7 @@ def verdict(
     if not hints_digest:  # without hints the spreading of hints changes nothing (a record
         look.pop("hint_spread", None)  # of an older version has no such entry either)
         made_with.pop("hint_spread", None)
+    made_with.setdefault("chroma_filter", False)  # versions before the filter had none
     same_look = made_with == look
     if record.get("model_sha256") != recipe.model_sha256 or not same_look:
         before = ", ".join(f"{k} {v}" for k, v in (record.get("settings") or {}).items())

@@ -11,6 +11,7 @@ from models.color import ab_from_rgb, denormalize_ab
 from models.colorbins import DEFAULT_TEMPERATURE, decode
 from models.device import autocast, check_precision, resolve_device, resolve_precision
 from models.errors import InferenceError, SettingsError
+from models.guided import guided_filter
 from models.modelfile import DECODERS, LoadedGenerator
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,9 @@ log = logging.getLogger(__name__)
 class GeneratorRunner:
     """Callable ``(B, C, t, t)`` normalised L (+ hint channels) -> ``(B, 2, t, t)`` a, b in
     Lab units, read off the network with ``decoder`` (``regression`` or, for a model with a
-    colour distribution head, ``annealed_mean`` at ``temperature``).
+    colour distribution head, ``annealed_mean`` at ``temperature``), then, with
+    ``chroma_filter``, smoothed where the tile's lightness is flat (:mod:`models.guided`;
+    Lab models only).
 
     The generator always runs in eval mode (BatchNorm running statistics, no dropout):
     train-mode statistics would differ from tile to tile and show as seams.
@@ -38,6 +41,7 @@ class GeneratorRunner:
         channels_last: bool = False,
         decoder: str = "regression",
         temperature: float = DEFAULT_TEMPERATURE,
+        chroma_filter: bool = False,
     ) -> None:
         if decoder not in DECODERS:
             raise SettingsError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
@@ -56,6 +60,7 @@ class GeneratorRunner:
         self.batch_size = batch_size
         self.channels_last = channels_last
         self.decoder, self.temperature = decoder, temperature
+        self.chroma_filter = chroma_filter and generator.info.color_space == "lab"
         self.module = generator.module.eval()
         self._place()
 
@@ -101,7 +106,12 @@ class GeneratorRunner:
         return self.module.ab_bins.detach().float().cpu().numpy()
 
     def _decode(self, x: torch.Tensor) -> torch.Tensor:
-        return decode(self.module, x, decoder=self.decoder, temperature=self.temperature)
+        ab = decode(self.module, x, decoder=self.decoder, temperature=self.temperature)
+        if not self.chroma_filter:
+            return ab
+        with torch.autocast(self.device.type, enabled=False):  # box sums want float32
+            lightness = (x[:, :1].float() + 1.0) / 2.0  # normalised L -> [0, 1]
+            return guided_filter(ab, lightness).clamp(-1.0, 1.0)
 
     def _batched(self, batch: np.ndarray, fn) -> np.ndarray:
         results = []

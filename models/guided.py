@@ -4,8 +4,8 @@ The guided filter of He, Sun and Tang (2010, "Guided Image Filtering"): within e
 of side ``2 * radius + 1`` the output is the best linear function of the guide, ``q = A * I
 + B``; where the guide is flat (its variance well below ``eps``) that is the window's mean
 (smoothing), across a strong edge of the guide the colour keeps the edge. The coefficients
-are averaged over the windows covering a pixel, so it costs a few box filters whatever the
-radius.
+are averaged over the windows covering a pixel, so it costs a few box filters (OpenCV's,
+constant time per pixel) whatever the radius.
 
 Used on a,b read off the network (:class:`colorizer_app.engine.runner.GeneratorRunner`): the
 distribution head predicts at half resolution and its annealed mean flickers a little from
@@ -16,45 +16,49 @@ kodak24 and bsds500-test in docs/MODEL_CARD.md ("Colour smoothing").
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+import cv2
+import numpy as np
 
 RADIUS = 4  # pixels of the network's input (render size): two pixels of the half-res head
 EPS = 1e-3  # guide variance (lightness in [0, 1]) below which a window counts as flat
 
 
-def box(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean over ``(2 * radius + 1)``-pixel squares, edges replicated; same shape as ``x``."""
-    padded = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    return F.avg_pool2d(padded, 2 * radius + 1, stride=1)
+def box(x: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over ``(2 * radius + 1)``-pixel squares of an (H, W) or (H, W, C) float32 array,
+    edges replicated; same shape."""
+    side = 2 * radius + 1
+    out = cv2.boxFilter(x, -1, (side, side), borderType=cv2.BORDER_REPLICATE)
+    return out.reshape(x.shape)  # OpenCV drops a trailing axis of 1
 
 
 def guided_filter(
-    src: torch.Tensor, guide: torch.Tensor, *, radius: int = RADIUS, eps: float = EPS
-) -> torch.Tensor:
+    src: np.ndarray, guide: np.ndarray, *, radius: int = RADIUS, eps: float = EPS
+) -> np.ndarray:
     """Smooth ``src`` where ``guide`` is flat, keep the edges of ``guide``.
 
     Parameters
     ----------
-    src : (N, C, H, W) float, e.g. a,b.
-    guide : (N, 1, H, W) float in about [0, 1], e.g. L / 100.
-    radius : window half-side in pixels (0 returns ``src`` unchanged).
+    src : ndarray (H, W, C) float, e.g. a,b.
+    guide : ndarray (H, W) float in about [0, 1], e.g. L / 100.
+    radius : window half-side in pixels (0 returns ``src`` unchanged, as float32).
     eps : regularisation; larger smooths across weaker edges.
 
     Returns
     -------
-    (N, C, H, W) float32.
+    ndarray (H, W, C) float32.
     """
     if radius < 0 or eps <= 0:
         raise ValueError(f"radius must be >= 0 and eps > 0, got {radius}, {eps}")
-    src = src.float()
+    src = np.asarray(src, np.float32)
     if radius == 0:
         return src
-    guide = guide.float()
-    mean_i = box(guide, radius)
-    var_i = box(guide * guide, radius) - mean_i * mean_i
-    mean_p = box(src, radius)
-    cov_ip = box(guide * src, radius) - mean_i * mean_p
-    a = cov_ip / (var_i + eps)
+    guide = np.asarray(guide, np.float32)[..., None]
+    channels = src.shape[2]
+    # the window means of I, I^2, p and I*p in one pass, then those of A and B in another
+    means = box(np.concatenate([guide, guide * guide, src, guide * src], axis=2), radius)
+    mean_i, mean_ii = means[..., :1], means[..., 1:2]
+    mean_p, mean_ip = means[..., 2 : 2 + channels], means[..., 2 + channels :]
+    a = (mean_ip - mean_i * mean_p) / (mean_ii - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
-    return box(a, radius) * guide + box(b, radius)
+    coeffs = box(np.concatenate([a, b], axis=2), radius)
+    return coeffs[..., :channels] * guide + coeffs[..., channels:]

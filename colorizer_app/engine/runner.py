@@ -85,6 +85,8 @@ class GeneratorRunner:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         out = self._batched(batch, self._decode)
+        if self.chroma_filter:
+            out = self._smooth(batch, out)
         if self.info.color_space == "rgb":
             return _rgb_to_ab(out)
         return denormalize_ab(out)
@@ -106,12 +108,17 @@ class GeneratorRunner:
         return self.module.ab_bins.detach().float().cpu().numpy()
 
     def _decode(self, x: torch.Tensor) -> torch.Tensor:
-        ab = decode(self.module, x, decoder=self.decoder, temperature=self.temperature)
-        if not self.chroma_filter:
-            return ab
-        with torch.autocast(self.device.type, enabled=False):  # box sums want float32
-            lightness = (x[:, :1].float() + 1.0) / 2.0  # normalised L -> [0, 1]
-            return guided_filter(ab, lightness).clamp(-1.0, 1.0)
+        return decode(self.module, x, decoder=self.decoder, temperature=self.temperature)
+
+    @staticmethod
+    def _smooth(batch: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """Each tile's normalised a,b guided-filtered by its own L (on the CPU, OpenCV)."""
+        out = np.empty_like(ab)
+        for i, tile in enumerate(ab):
+            lightness = (batch[i, 0] + 1.0) / 2.0  # normalised L -> [0, 1]
+            smooth = guided_filter(tile.transpose(1, 2, 0), lightness)
+            out[i] = np.clip(smooth, -1.0, 1.0).transpose(2, 0, 1)
+        return out
 
     def _batched(self, batch: np.ndarray, fn) -> np.ndarray:
         results = []

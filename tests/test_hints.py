@@ -377,6 +377,41 @@ def test_a_hint_reaches_its_surface_and_stops_at_an_edge():
     np.testing.assert_array_equal(spread_hints(ab, L, []), ab)
 
 
+def test_a_hint_does_not_reach_a_surface_of_its_lightness_beyond_an_edge():
+    """A dark region cut off from the hinted dark region by a bright band keeps its colour,
+    though its lightness is the same and it is near (the first, bilateral-grid spread coloured
+    it: a red hint on a blouse reddened dark bushes across the photo)."""
+    from colorizer_app.engine.spread import spread_hints
+
+    L = np.full((120, 160), 30.0, np.float32)
+    L[:, 70:90] = 80.0  # a bright band between two dark regions
+    ab = np.zeros((120, 160, 2), np.float32)
+    out = spread_hints(ab, L, [net_hints.PatchHint(60.5, 50.5, 40.0, -20.0, 5)])
+    assert out[60, 65, 0] > 30  # its own region, up to the band
+    assert np.abs(out[:, 100:]).max() < 2  # the other dark region
+
+
+def test_one_hint_fades_with_distance_and_two_hints_each_keep_their_colour():
+    """On one large flat surface a single hint colours its surroundings and fades far away
+    (it does not wash over the whole photo); two hints blend between them and each patch
+    ends at its own colour."""
+    from colorizer_app.engine.spread import spread_hints
+
+    L = np.full((200, 400), 50.0, np.float32)
+    ab = np.zeros((200, 400, 2), np.float32)
+    one = spread_hints(ab, L, [net_hints.PatchHint(100.5, 20.5, 30.0, 0.0, 3)])
+    assert one[100, 30, 0] > 25 and one[100, 390, 0] < 3
+    assert np.all(np.diff(one[100, 20:, 0]) <= 1e-3)  # falls off monotonically
+    red, blue = (
+        net_hints.PatchHint(100.5, 100.5, 30.0, 0.0, 3),
+        net_hints.PatchHint(100.5, 300.5, -30.0, 0.0, 3),
+    )
+    two = spread_hints(ab, L, [red, blue])
+    assert two[100, 100, 0] == pytest.approx(30.0, abs=3)
+    assert two[100, 300, 0] == pytest.approx(-30.0, abs=3)
+    assert abs(two[100, 200, 0]) < 3  # halfway: their mean
+
+
 def test_the_spread_works_on_large_render_sizes_and_is_off_on_request():
     """Above the working size the spread is computed smaller and resized; `hint_spread=False`
     leaves the network's answer alone, and without hints the setting changes nothing."""

@@ -16,8 +16,8 @@ below a floor it fades in proportion, so where no hint reaches nothing changes a
 hint does not wash over the photo.
 
 Measured on kodak24 (tuning) and bsds500-test (checking), shipped v3, 10 simulated hints,
-and looked at on historical photos with a user's hints (docs/MODEL_CARD.md, with the grid
-the constants below were chosen from).
+and looked at on historical photos with a user's hints (docs/MODEL_CARD.md, "Choosing the
+spread": the table the constants below were chosen from).
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def spread_hints(ab: np.ndarray, L: np.ndarray, patches: list[PatchHint]) -> np.
         y0, y1, x0, x1 = patch_bounds(p.y * scale, p.x * scale, size, sh, sw)
         weight = 1.0 / ((y1 - y0) * (x1 - x0))
         field[y0:y1, x0:x1] += (weight * (p.a - mean[0]), weight * (p.b - mean[1]), weight)
-    guide = cv2.GaussianBlur(L, (0, 0), GUIDE_BLUR * max(sh, sw))
     side = max(sh, sw)
+    guide = cv2.GaussianBlur(L, (0, 0), GUIDE_BLUR * side)
     field = domain_filter(field, guide, sigma_space=SIGMA_SPACE * side, sigma_l=SIGMA_L)
     # normalised where hints overlap (their weighted mean), faded where one barely reaches
     floor = FLOOR * float(field[..., 2].max())

@@ -195,3 +195,24 @@ def test_simulated_hints_are_seeded_and_reach_the_model(truths, tmp_path):
     assert [r["psnr"] for r in hinted.rows] != [r["psnr"] for r in plain.rows]
     with pytest.raises(Exception, match="takes no colour hints"):
         evaluate(_gray_model(tmp_path / "g.safetensors"), truths, ColorizeSettings(), hints=3)
+
+
+def test_report_files_that_cannot_be_written_fail_in_one_line(truths, tmp_path, capsys):
+    """A --json/--csv in a missing folder is refused before evaluating; one that cannot be
+    written at the end (here a folder stands at its path) is a one-line error, the table
+    still printed, and no temporary file is left."""
+    from tests.conftest import make_v3_file
+
+    model = str(make_v3_file(tmp_path / "v3.safetensors"))
+    args = ["evaluate", "--model", model, "--data", str(truths), "--limit", "1"]
+    args += ["--tile", "64", "--overlap", "16"]
+    assert main([*args, "--json", str(tmp_path / "missing" / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--json: no folder" in err and "Traceback" not in err
+
+    taken = tmp_path / "taken.csv"
+    taken.mkdir()  # a folder where the file should go: the write fails at the end
+    assert main([*args, "--csv", str(taken)]) == 1
+    out, err = capsys.readouterr()
+    assert "PSNR" in out and "could not be written" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part")) == []

@@ -231,6 +231,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from models.modelfile import default_model_path, read_info
     from trainer.evaluate import evaluate
 
+    for option, target in (("--csv", args.csv), ("--json", args.json)):
+        folder = Path(target).parent if target else None
+        if folder is not None and not folder.is_dir():  # before the evaluation, not after it
+            print(f"colorizer evaluate: error: {option}: no folder {folder}", file=sys.stderr)
+            return 2
     try:
         model = args.model or default_model_path()
         if model is None:
@@ -251,12 +256,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for name, why in result.skipped:
         print(f"skipped {name}: {why}", file=sys.stderr)
     print(result.table())
-    if args.csv:
-        result.write_csv(args.csv)
-    if args.json:
-        summary = {**result.summary(), "settings": result.settings, "ran_on": result.ran_on}
-        write_text_atomically(Path(args.json), json.dumps(summary, indent=2))
-    return 0
+    summary = {**result.summary(), "settings": result.settings, "ran_on": result.ran_on}
+    written = True
+    for target, write in (
+        (args.csv, result.write_csv),
+        (args.json, lambda path: write_text_atomically(path, json.dumps(summary, indent=2))),
+    ):
+        if not target:
+            continue
+        try:
+            write(Path(target))
+        except OSError as err:  # read-only or full disk: the table above still holds it all
+            written = False
+            print(
+                f"colorizer evaluate: error: {target} could not be written ({err.strerror or err})",
+                file=sys.stderr,
+            )
+    return 0 if written else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,3 +1,5 @@
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -465,3 +467,32 @@ def test_upsampled_blocks_tile_the_strip_exactly():
     np.testing.assert_allclose(np.concatenate([a for _, a in blocks]), whole, atol=1e-4)
     same = list(upsampled_blocks(ab, slice(0, 37), 37, 53, 10))  # no resize: views of ab
     assert all(np.shares_memory(a, ab) for _, a in same)
+
+
+def test_a_bad_file_does_not_wait_for_its_output_buffer(tmp_path, monkeypatch):
+    """A file whose header tells a size but whose data is broken is refused at once: the
+    buffer being prepared for it on the spare core is told to stop, not waited for."""
+    from PIL import Image
+
+    from colorizer_app.engine import batch
+    from colorizer_app.engine.imageio import output_bytes
+    from colorizer_app.engine.pipeline import prepare_output
+    from models.errors import ColorizerError
+
+    stop = threading.Event()
+    stop.set()
+    assert prepare_output(8 << 21, stop) is None
+
+    Image.fromarray(smooth_photo(60, 80)).save(tmp_path / "good.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "good.png").read_bytes()[:60])
+    assert output_bytes(tmp_path / "cut.png") == 60 * 80 * 3  # the header is intact
+    told = []
+
+    def slow_prepare(nbytes, stop):  # stands in for touching a huge buffer
+        told.append(stop.wait(timeout=30))
+        return None
+
+    monkeypatch.setattr(batch, "prepare_output", slow_prepare)
+    with pytest.raises(ColorizerError):
+        batch.read_for_colorizing(tmp_path / "cut.png")
+    assert told == [True]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -264,9 +265,14 @@ def read_for_colorizing(
     size = output_bytes(source, max_pixels=max_pixels)
     if size is None:
         return read_image(source, max_pixels=max_pixels), None
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as spare:
-        ready = spare.submit(prepare_output, size)
-        photo = read_image(source, max_pixels=max_pixels)  # a bad file: raised after `ready`
+        ready = spare.submit(prepare_output, size, stop)
+        try:
+            photo = read_image(source, max_pixels=max_pixels)
+        except BaseException:  # a bad file: said at once, not after the buffer is touched
+            stop.set()
+            raise
         if decoded is not None:
             decoded()
         try:

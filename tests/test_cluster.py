@@ -257,3 +257,45 @@ def test_a_cluster_that_asks_for_a_token_is_one_line(cluster, folder, tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "asks for its authentication token" in lines[0], done.stderr
+
+
+class _FlakyRay:
+    """Stands in for ``ray``: its client init fails as a Ray Client server that died at its
+    fork does (ray-project/ray#63202), ``failures`` times, then succeeds."""
+
+    def __init__(self, failures: int, message: str = "Initialization failure from server:"):
+        self.failures, self.message = failures, message
+        self.inits = self.shutdowns = 0
+
+    def init(self, address, **kwargs):
+        self.inits += 1
+        if self.inits <= self.failures:
+            raise ConnectionAbortedError(f"{self.message}\nTraceback (most recent call last):")
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_a_ray_client_server_that_dies_at_its_start_is_tried_again(monkeypatch):
+    """The head's proxy sometimes loses the server it forks for a client: a fresh attempt
+    joins; when every attempt fails, or the failure is another one, it is one line."""
+    from colorizer_app.engine import cluster as engine_cluster
+    from models.errors import ColorizerError
+
+    monkeypatch.setattr(engine_cluster, "_check_reachable", lambda address: None)
+    monkeypatch.setattr(engine_cluster, "CLIENT_RETRY_PAUSE_S", 0.0)
+    flaky = _FlakyRay(failures=2)
+    engine_cluster._connect(flaky, "ray://127.0.0.1:10001")
+    assert flaky.inits == 3 and flaky.shutdowns == 2
+
+    always = _FlakyRay(failures=99)
+    with pytest.raises(ColorizerError) as raised:
+        engine_cluster._connect(always, "ray://127.0.0.1:10001")
+    assert always.inits == engine_cluster.CLIENT_ATTEMPTS
+    assert str(raised.value).startswith("cannot join the Ray cluster at ray://127.0.0.1:10001")
+    assert "\n" not in str(raised.value)
+
+    other = _FlakyRay(failures=99, message="Ray Client is already connected")
+    with pytest.raises(ColorizerError):
+        engine_cluster._connect(other, "ray://127.0.0.1:10001")
+    assert other.inits == 1  # not a failed server start: said at once

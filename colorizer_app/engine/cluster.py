@@ -251,6 +251,28 @@ def _import_ray():
     return ray
 
 
+# Ray Client: the head's proxy forks a server per client, and that fork sometimes dies at
+# once (a gRPC race in the proxy, ray-project/ray#63202: "Initialization failure from
+# server"; seen here on a busy 2-core machine). A fresh attempt gets a fresh fork.
+CLIENT_ATTEMPTS = 3
+CLIENT_RETRY_PAUSE_S = 2.0
+
+
+def _join(ray, address: str, quiet: dict) -> None:
+    """``ray.init(address)``, tried again when a Ray Client server failed to start for us."""
+    for attempt in range(1, CLIENT_ATTEMPTS + 1):
+        try:
+            ray.init(address=address, **quiet)
+            return
+        except ConnectionError as err:  # ConnectionAbortedError from the client
+            if attempt == CLIENT_ATTEMPTS or "Initialization failure from server" not in str(err):
+                raise
+            log.info("the Ray Client server did not start (attempt %d): trying again", attempt)
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            time.sleep(CLIENT_RETRY_PAUSE_S)
+
+
 def _connect(ray, address: str) -> None:
     """Start a throwaway local cluster or join one; one line when it cannot be reached.
 
@@ -267,7 +289,7 @@ def _connect(ray, address: str) -> None:
             if address != "auto":
                 _check_reachable(address)
             with _stderr_kept() as said:  # Ray's core prints a warning per retry there
-                ray.init(address=address, **quiet)
+                _join(ray, address, quiet)
     except ColorizerError:
         raise
     except Exception as err:  # Ray's ConnectionError, RuntimeError, ValueError...

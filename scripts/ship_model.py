@@ -12,7 +12,8 @@ Usage:
     python scripts/ship_model.py --name "colorizer-default-v3" --stages-from OLD.safetensors \
         --stage runs/v3 "colorizer train ..." --temperature 0.38
     # the same run continued, its weights averaged with an earlier file's (a "model soup":
-    # 0.5 x run + 0.5 x OLD); a stage of the same run replaces the earlier file's record of it
+    # 0.5 x run + 0.5 x OLD); a stage of the same run replaces the earlier file's record of it;
+    # repeat --average-with to average several (e.g. two arms and their start, 1/3 each)
     python scripts/ship_model.py --name "colorizer-default-v3" --stages-from OLD.safetensors \
         --stage runs/v3 "colorizer train ..." --average-with OLD.safetensors 0.5
     # the same weights with new recommended settings and evaluations (the engine changed)
@@ -64,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--average-with",
         nargs=2,
+        action="append",
+        default=[],
         metavar=("FILE", "WEIGHT"),
-        help="ship (1 - WEIGHT) x the last stage's weights + WEIGHT x FILE's (same network)",
+        help="ship (1 - WEIGHT) x the last stage's weights + WEIGHT x FILE's (same network); "
+        "repeat it to average several files (the last stage keeps 1 - the weights' sum)",
     )
     parser.add_argument(
         "--evaluation",
@@ -112,22 +116,31 @@ def main(argv: list[str] | None = None) -> int:
     last = final.info.training
     averaged = {}
     if args.average_with:
-        other_path, weight = args.average_with[0], float(args.average_with[1])
-        other = load_generator(other_path)
-        mine, theirs = final.module.state_dict(), other.module.state_dict()
-        if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
-            raise SystemExit(f"{other_path}: not the same network; cannot average")
-        final.module.load_state_dict(
-            {k: (1 - weight) * mine[k].float() + weight * theirs[k].float() for k in mine}
+        mine = final.module.state_dict()
+        others = [(path, float(w), load_generator(path)) for path, w in args.average_with]
+        keep = 1.0 - sum(w for _, w, _ in others)
+        if not 0.0 <= keep < 1.0:
+            raise SystemExit("--average-with: the weights must sum to less than 1, and above 0")
+        soup = {k: keep * mine[k].float() for k in mine}
+        for path, weight, other in others:
+            theirs = other.module.state_dict()
+            if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+                raise SystemExit(f"{path}: not the same network; cannot average")
+            for k in mine:
+                soup[k] += weight * theirs[k].float()
+        final.module.load_state_dict(soup)
+        records = [
+            {"model": other.info.name, "steps": other.info.training.get("steps"), "weight": w}
+            for _, w, other in others
+        ]
+        why = (
+            "weight average of the last stage and earlier files: more accurate at equal "
+            "colour than either (docs/MODEL_CARD.md)"
         )
         averaged = {
-            "averaged_with": {
-                "model": other.info.name,
-                "steps": other.info.training.get("steps"),
-                "weight": weight,
-                "why": "weight average of the continued run and the earlier file: more "
-                "accurate at equal colour than either (docs/MODEL_CARD.md)",
-            }
+            "averaged_with": {**records[0], "why": why}
+            if len(records) == 1
+            else {"models": records, "last_stage_weight": round(keep, 6), "why": why}
         }
     training = {
         "recipe": last["recipe"],

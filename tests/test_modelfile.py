@@ -371,3 +371,50 @@ def test_restating_a_shipped_file_keeps_its_weights_and_history(tmp_path):
     ]
     for key, value in before.module.state_dict().items():
         torch.testing.assert_close(after.module.state_dict()[key].float(), value.half().float())
+
+
+def test_shipping_a_soup_of_several_files_weighs_each_and_records_them(tmp_path):
+    """scripts/ship_model.py --average-with repeated: the last stage keeps 1 - the weights'
+    sum, each file its weight, and the file records every model averaged in."""
+    import importlib.util
+
+    from tests.conftest import make_generator_file
+
+    spec = importlib.util.spec_from_file_location(
+        "ship_model", Path(__file__).parents[1] / "scripts" / "ship_model.py"
+    )
+    ship_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship_model)
+    run = tmp_path / "arm-b"
+    run.mkdir()
+    recipe = {"recipe": "l1", "steps": 10, "epochs": 0.5, "wall_seconds": 3.0, "lr": 3e-4}
+    recipe |= {"image_size": 256, "batch_size": 32, "lambda_l1": 100.0, "device": "cuda"}
+    raw = make_generator_file(tmp_path / "raw.safetensors", seed=1)
+    rewrite_metadata(raw, run / "generator.safetensors", training=recipe, metrics=None)
+    arm_a = make_generator_file(tmp_path / "arm-a.safetensors", seed=2)
+    start = make_generator_file(tmp_path / "start.safetensors", seed=3)
+    out = tmp_path / "soup.safetensors"
+    args = ["--name", "soup", "--stage", str(run), "cmd", "--out", str(out)]
+    args += ["--average-with", str(arm_a), "0.25", "--average-with", str(start), "0.25"]
+    assert ship_model.main(args) == 0
+    parts = [load_generator(p).module.state_dict() for p in (raw, arm_a, start)]
+    shipped = load_generator(out)
+    for key, value in shipped.module.state_dict().items():
+        if value.is_floating_point():
+            want = 0.5 * parts[0][key].float() + 0.25 * (parts[1][key] + parts[2][key]).float()
+            torch.testing.assert_close(value.float(), want.half().float(), atol=2e-3, rtol=2e-3)
+    record = shipped.info.training["averaged_with"]
+    assert record["last_stage_weight"] == 0.5
+    assert [m["weight"] for m in record["models"]] == [0.25, 0.25]
+    assert shipped.info.training["stages"][-1]["run"] == "arm-b"
+    too_much = [
+        *args[:-6],
+        "--average-with",
+        str(arm_a),
+        "0.6",
+        "--average-with",
+        str(start),
+        "0.5",
+    ]
+    with pytest.raises(SystemExit, match="sum to less than 1"):
+        ship_model.main(too_much)

@@ -655,3 +655,24 @@ def test_blown_up_weights_are_not_exported(photos, tmp_path):
     with pytest.raises(TrainingError, match="NaN or infinite values"):
         export(run, loaded, loaded.config, cfg, 2, 1.0, "cpu", 2, path=tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_the_loader_pins_batches_only_for_a_cuda_device():
+    """Page-locked batches (fast, asynchronous copies to a GPU) when the loop asks, which it
+    does for a CUDA device only; the batches are the same either way."""
+    from trainer.samples import epoch_loader
+
+    class Tiny(torch.utils.data.Dataset):
+        epoch = 0
+
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            return np.full((1, 2, 2), i, np.float32), np.zeros((2, 2, 2), np.float32)
+
+    config = TrainConfig(batch_size=4, seed=3)
+    plain = epoch_loader(Tiny(), config, 0, 2, 0, 1)
+    pinned = epoch_loader(Tiny(), config, 0, 2, 0, 1, pin_memory=True)
+    assert plain.pin_memory is False and pinned.pin_memory is True
+    assert [b.tolist() for b in plain.batch_sampler] == [b.tolist() for b in pinned.batch_sampler]

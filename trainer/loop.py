@@ -158,26 +158,28 @@ def g_step(
 ) -> dict:
     """Generator: close to the truth (regression head), the truth's colour probable
     (distribution head), and, in the adversarial phase, fooling D (frozen)."""
-    record = {}
+    terms = {}
     with autocast:
         rec = objective.recon(fake.float(), target)
         loss = rec * (lambda_l1 if adversarial else objective.recon_weight)
-        record[objective.recon_name] = rec.item()
+        terms[objective.recon_name] = rec
         if logits is not None:
             ce = objective.distribution(logits, target)
             loss = loss + objective.ce_weight * ce
-            record["g_ce"] = ce.item()
+            terms["g_ce"] = ce
         if adversarial:
             state.discriminator.requires_grad_(False)
             pred = state.discriminator(torch.cat([gray, fake], 1))
             g_adv = objective.adversarial(pred, real=True)
             loss = loss + g_adv
-            record["g_adv"] = g_adv.item()
+            terms["g_adv"] = g_adv
     state.opt_g.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     scaler.step(state.opt_g)
     scaler.update()
-    return record
+    # Read the values once the whole step is queued: on a GPU, .item() waits for the device,
+    # and before the backward pass it would hold back queuing the rest of the step.
+    return {name: value.item() for name, value in terms.items()}
 
 
 # --- the loop -----------------------------------------------------------------------------
@@ -323,10 +325,14 @@ def _train(config: TrainConfig, progress, emit, *, rank: int, world: int, run_di
     if source.report.skipped:  # what the data had that training cannot use, once, up front
         emit({"event": "data", "items": len(source), "message": source.report.summary()})
     warn = UnreadableWarnings(emit)
+    pinned = device.type == "cuda"
     try:
         while state.step < total_steps:
             at_start = state.step
-            for batch in epoch_loader(train_set, config, state.step, steps_per_epoch, rank, world):
+            loader = epoch_loader(
+                train_set, config, state.step, steps_per_epoch, rank, world, pin_memory=pinned
+            )
+            for batch in loader:
                 waited = time.perf_counter()
                 progress.check_cancelled()  # holds here while the user pauses
                 clock.hold(time.perf_counter() - waited)

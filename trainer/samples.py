@@ -89,8 +89,18 @@ def epoch_batches(n: int, batch_size: int, epoch: int, seed: int, rank: int, wor
 # --- schedules (pure) ----------------------------------------------------------------------
 
 
-def epoch_loader(train_set, config: TrainConfig, step: int, steps_per_epoch: int, rank, world):
-    """The rest of the epoch that ``step`` falls in, as a DataLoader."""
+def epoch_loader(
+    train_set,
+    config: TrainConfig,
+    step: int,
+    steps_per_epoch: int,
+    rank,
+    world,
+    *,
+    pin_memory: bool = False,
+):
+    """The rest of the epoch that ``step`` falls in, as a DataLoader (``pin_memory`` when
+    the batches go to a CUDA device)."""
     epoch = step // steps_per_epoch
     train_set.epoch = epoch
     batches = epoch_batches(len(train_set), config.batch_size, epoch, config.seed, rank, world)
@@ -101,5 +111,7 @@ def epoch_loader(train_set, config: TrainConfig, step: int, steps_per_epoch: int
         batch_sampler=batches[step % steps_per_epoch :],
         collate_fn=collate,
         num_workers=config.workers,
+        # page-locked batches: the copy to a GPU is faster and does not block the host
+        pin_memory=pin_memory,
         generator=torch.Generator().manual_seed(config.seed + epoch),
     )

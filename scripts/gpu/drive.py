@@ -63,7 +63,8 @@ COMMON = [
     *("--rebalance", "0.5", "--temperature", "0.7", "--degrade", "0.5", "--ema", "0.999"),
     *("--lr-decay-start", "0.5", "--precision", "bf16", "--device", os.environ.get("DEV", "cuda")),
     *("--channels-last", "--workers", os.environ.get("WORKERS", "7"), "--val-fraction", "0.01"),
-    *("--val-max", "48", "--eval-every", "1000", "--checkpoint-every", "500", "--log-every", "50"),
+    *("--val-max", "48", "--eval-every", "1000", "--checkpoint-every", "500"),
+    *("--log-every", os.environ.get("LOG_EVERY", "50")),
 ]
 ARMS = json.loads(
     os.environ.get(

@@ -433,3 +433,40 @@ def test_the_spread_works_on_large_render_sizes_and_is_off_on_request():
     np.testing.assert_array_equal(
         predict_ab(photo, HintEcho(), on, hints=[]), predict_ab(photo, HintEcho(), off)
     )
+
+
+def test_the_domain_filter_is_the_recursive_filter_written_out():
+    """engine.spread.domain_filter against the domain transform's recursive filter written
+    pixel by pixel (Gastal and Oliveira 2011): per pass, along x then y, a causal then an
+    anti-causal first-order recursion whose feedback is a ** (1 + sigma_s / sigma_l |dL|)."""
+    from colorizer_app.engine.spread import domain_filter
+
+    rng = np.random.default_rng(5)
+    h, w, iterations, sigma_s, sigma_l = 7, 11, 3, 6.0, 15.0
+    L = (rng.random((h, w)) * 100).astype(np.float32)
+    values = rng.random((h, w, 2)).astype(np.float32)
+    want = values.astype(np.float64)
+    for i in range(iterations):
+        sigma = sigma_s * np.sqrt(3) * 2 ** (iterations - i - 1) / np.sqrt(4**iterations - 1)
+        a = np.exp(-np.sqrt(2) / sigma)
+        for y in range(h):  # along x
+            f = [
+                a ** (1 + sigma_s / sigma_l * abs(float(L[y, x]) - float(L[y, x - 1])))
+                for x in range(1, w)
+            ]
+            for x in range(1, w):
+                want[y, x] += f[x - 1] * (want[y, x - 1] - want[y, x])
+            for x in range(w - 2, -1, -1):
+                want[y, x] += f[x] * (want[y, x + 1] - want[y, x])
+        for x in range(w):  # along y
+            f = [
+                a ** (1 + sigma_s / sigma_l * abs(float(L[y, x]) - float(L[y - 1, x])))
+                for y in range(1, h)
+            ]
+            for y in range(1, h):
+                want[y, x] += f[y - 1] * (want[y - 1, x] - want[y, x])
+            for y in range(h - 2, -1, -1):
+                want[y, x] += f[y] * (want[y + 1, x] - want[y, x])
+    got = domain_filter(values, L, sigma_space=sigma_s, sigma_l=sigma_l, iterations=iterations)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert not np.shares_memory(got, values)

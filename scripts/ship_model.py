@@ -119,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         mine = final.module.state_dict()
         others = [(path, float(w), load_generator(path)) for path, w in args.average_with]
         keep = 1.0 - sum(w for _, w, _ in others)
-        if not 0.0 <= keep < 1.0:
-            raise SystemExit("--average-with: the weights must sum to less than 1, and above 0")
+        if not all(0.0 < w < 1.0 for _, w, _ in others) or not 0.0 < keep < 1.0:
+            raise SystemExit(
+                "--average-with: each weight must be between 0 and 1 and their sum below 1 "
+                "(the last stage keeps the rest)"
+            )
         soup = {k: keep * mine[k].float() for k in mine}
         for path, weight, other in others:
             theirs = other.module.state_dict()

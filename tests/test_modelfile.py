@@ -407,14 +407,8 @@ def test_shipping_a_soup_of_several_files_weighs_each_and_records_them(tmp_path)
     assert record["last_stage_weight"] == 0.5
     assert [m["weight"] for m in record["models"]] == [0.25, 0.25]
     assert shipped.info.training["stages"][-1]["run"] == "arm-b"
-    too_much = [
-        *args[:-6],
-        "--average-with",
-        str(arm_a),
-        "0.6",
-        "--average-with",
-        str(start),
-        "0.5",
-    ]
-    with pytest.raises(SystemExit, match="sum to less than 1"):
-        ship_model.main(too_much)
+    for weights in (("0.6", "0.5"), ("0.5", "0.5"), ("0.7", "-0.2")):
+        wrong = [*args[:-6], "--average-with", str(arm_a), weights[0]]
+        wrong += ["--average-with", str(start), weights[1]]
+        with pytest.raises(SystemExit, match="each weight must be between 0 and 1"):
+            ship_model.main(wrong)

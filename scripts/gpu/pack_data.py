@@ -61,7 +61,11 @@ def main() -> None:
             ("photos-hires", "hires", _hires_photo),
         ):
             for path in sorted((args.data / folder).glob("*.jpg")):
-                made = shrink(cv2.imread(str(path)))
+                img = cv2.imread(str(path))
+                if img is None:
+                    print(f"skipping {path}: cannot read it as an image")
+                    continue
+                made = shrink(img)
                 if made is None:
                     continue
                 img, quality = made
